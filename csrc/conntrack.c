@@ -1,0 +1,599 @@
+/* conntrack.c: see conntrack.h. Each rule cites the kernel function it models
+ * (repository torvalds/linux). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+
+#define NS_PER_S 1000000000LL
+
+/* ---- keys and hashing ------------------------------------------------------------------ */
+
+static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
+{
+    int c = memcmp(a, b, 16);
+    if (c)
+        return c;
+    return (int)pa - (int)pb;
+}
+
+static void key_build(pf_ct_key *key, uint8_t l3, uint8_t proto, const uint8_t *src, uint16_t sport,
+                      const uint8_t *dst, uint16_t dport, int *dir_is_a)
+{
+    memset(key->pad, 0, sizeof key->pad);
+    key->l3 = l3;
+    key->proto = proto;
+    if (endpoint_cmp(src, sport, dst, dport) <= 0) {
+        memcpy(key->addr_a, src, 16);
+        memcpy(key->addr_b, dst, 16);
+        key->port_a = sport;
+        key->port_b = dport;
+        *dir_is_a = 1;
+    } else {
+        memcpy(key->addr_a, dst, 16);
+        memcpy(key->addr_b, src, 16);
+        key->port_a = dport;
+        key->port_b = sport;
+        *dir_is_a = 0;
+    }
+}
+
+/* The ICMP tuple (nf_conntrack_proto_icmp.c:icmp_pkt_to_tuple) is (type, code, id); a request
+ * and its reply share the id, so the key keeps the id on both sides. */
+static int is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
+
+void pf_ct_key_from_packet(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
+{
+    uint16_t sp = d->sport, dp = d->dport;
+    if (is_icmp(d->l4proto))
+        dp = sp;
+    key_build(key, d->l3, d->l4proto, d->src, sp, d->dst, dp, dir_is_a);
+}
+
+/* An ICMP error quotes a packet that went the other way: the quoted src is the far end's
+ * view. nf_conntrack_inet_error inverts the inner tuple before the lookup; the canonical key
+ * is direction-free, and *dir_is_a describes the error itself (it travels like a reply to the
+ * quoted packet). */
+void pf_ct_key_from_inner(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
+{
+    uint16_t sp = d->inner_sport, dp = d->inner_dport;
+    if (is_icmp(d->inner_l4proto))
+        dp = sp;
+    int quoted_is_a;
+    key_build(key, d->l3, d->inner_l4proto, d->inner_src, sp, d->inner_dst, dp, &quoted_is_a);
+    *dir_is_a = !quoted_is_a;
+}
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint32_t key_hash(const pf_ct_key *k)
+{
+    uint64_t w[5];
+    memcpy(w, k, sizeof w); /* 40 bytes: both addresses, both ports, l3, proto, pad */
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 5; i++)
+        h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ULL;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int key_eq(const pf_ct_key *a, const pf_ct_key *b) { return memcmp(a, b, sizeof *a) == 0; }
+
+/* ---- table ------------------------------------------------------------------------------ */
+
+int pf_ct_init(pf_ct_table *t, const pf_config *cfg)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->max = cfg->ct_max;
+    uint32_t nb = 1;
+    while (nb < t->max && nb < (1u << 30))
+        nb <<= 1;
+    t->nbuckets = nb;
+    t->conns = calloc(t->max, sizeof(pf_conn));
+    t->buckets = malloc(sizeof(uint32_t) * nb);
+    if (!t->conns || !t->buckets || pf_wheel_init(&t->wheel, t->max) != 0) {
+        pf_ct_free(t);
+        return PF_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < nb; i++)
+        t->buckets[i] = PF_CT_NONE;
+    for (uint32_t i = 0; i < t->max; i++)
+        t->conns[i].hnext = (i + 1 < t->max) ? i + 1 : PF_CT_NONE;
+    t->free_head = 0;
+    t->next_id = 1;
+    return PF_OK;
+}
+
+void pf_ct_free(pf_ct_table *t)
+{
+    free(t->conns);
+    free(t->buckets);
+    pf_wheel_free(&t->wheel);
+    t->conns = NULL;
+    t->buckets = NULL;
+}
+
+static void ct_unlink_free(pf_ct_table *t, uint32_t idx)
+{
+    pf_conn *c = &t->conns[idx];
+    uint32_t *pp = &t->buckets[c->hbucket];
+    while (*pp != PF_CT_NONE && *pp != idx)
+        pp = &t->conns[*pp].hnext;
+    if (*pp == idx)
+        *pp = c->hnext;
+    pf_wheel_remove(&t->wheel, idx);
+    c->in_use = 0;
+    c->hnext = t->free_head;
+    t->free_head = idx;
+    t->count--;
+}
+
+void pf_ct_destroy(pf_ct_table *t, uint32_t ct) { ct_unlink_free(t, ct); }
+
+static int64_t tick_of(const pf_ct_table *t, int64_t ns)
+{
+    /* First GC tick at or after ns (ticks are whole seconds after origin). */
+    int64_t rel = ns - t->origin_ns;
+    if (rel <= 0)
+        return 0;
+    return (rel + NS_PER_S - 1) / NS_PER_S;
+}
+
+void pf_ct_set_deadline(pf_ct_table *t, uint32_t ct, int64_t deadline_ns)
+{
+    pf_conn *c = &t->conns[ct];
+    c->deadline_ns = deadline_ns;
+    if (c->status & PF_IPS_OFFLOAD)
+        pf_wheel_remove(&t->wheel, ct); /* nf_ct_offload_timeout: never expires while offloaded */
+    else
+        pf_wheel_set(&t->wheel, ct, tick_of(t, deadline_ns));
+}
+
+static int ct_expired(const pf_conn *c, int64_t now)
+{
+    /* nf_ct_is_expired: timeout reached. An offloaded entry is kept alive by the flowtable
+     * (nf_ct_offload_timeout in the conntrack gc_worker, nf_flow_table_extend_ct_timeout). */
+    return !(c->status & PF_IPS_OFFLOAD) && (c->status & PF_IPS_CONFIRMED) && now >= c->deadline_ns;
+}
+
+uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now)
+{
+    uint32_t b = key_hash(key) & (t->nbuckets - 1);
+    for (uint32_t i = t->buckets[b]; i != PF_CT_NONE; i = t->conns[i].hnext) {
+        pf_conn *c = &t->conns[i];
+        if (key_eq(&c->key, key)) {
+            if (ct_expired(c, now))
+                return PF_CT_NONE; /* reaped by the caller path or the next GC tick */
+            return i;
+        }
+    }
+    return PF_CT_NONE;
+}
+
+/* Reaps an expired entry found on lookup (nf_ct_gc_expired) so that a new one can take its
+ * tuple. */
+static void reap_if_expired(pf_ct_table *t, const pf_ct_key *key, int64_t now)
+{
+    uint32_t b = key_hash(key) & (t->nbuckets - 1);
+    for (uint32_t i = t->buckets[b]; i != PF_CT_NONE; i = t->conns[i].hnext) {
+        pf_conn *c = &t->conns[i];
+        if (key_eq(&c->key, key) && ct_expired(c, now)) {
+            ct_unlink_free(t, i);
+            return;
+        }
+    }
+}
+
+/* nf_conntrack_core.c:early_drop / early_drop_list: scan up to 8 buckets from the new tuple's
+ * bucket; in the first bucket that yields candidates, delete every confirmed entry that is
+ * not ASSURED. Offloaded entries are skipped before 6.3 and eligible from 6.3 on (Vlad Buslov,
+ * "netfilter: conntrack: allow early drop of offloaded UDP conns"). */
+static int early_drop(pf_ct_table *t, uint32_t hash, int64_t now)
+{
+    int dropped = 0;
+    for (uint32_t k = 0; k < 8 && !dropped; k++) {
+        uint32_t b = (hash + k) & (t->nbuckets - 1);
+        uint32_t i = t->buckets[b];
+        while (i != PF_CT_NONE) {
+            pf_conn *c = &t->conns[i];
+            uint32_t nx = c->hnext;
+            if (ct_expired(c, now)) {
+                ct_unlink_free(t, i);
+            } else if (!(c->status & PF_IPS_ASSURED) && (c->status & PF_IPS_CONFIRMED) &&
+                       (!(c->status & PF_IPS_OFFLOAD) || t->cfg->kernel_version >= 603)) {
+                if ((c->status & PF_IPS_OFFLOAD) && t->evict_cb)
+                    t->evict_cb(t->evict_ctx, i); /* ct dying: the flowtable drops its entry */
+                ct_unlink_free(t, i);
+                t->early_drops++;
+                dropped++;
+            }
+            i = nx;
+        }
+    }
+    return dropped;
+}
+
+static uint32_t ct_alloc(pf_ct_table *t, const pf_ct_key *key, int dir_is_a, int64_t now)
+{
+    uint32_t idx = t->free_head;
+    t->free_head = t->conns[idx].hnext;
+    pf_conn *c = &t->conns[idx];
+    memset(c, 0, sizeof *c);
+    c->key = *key;
+    c->in_use = 1;
+    c->orig_is_a = (uint8_t)dir_is_a;
+    c->created_ns = now;
+    c->id = t->next_id++;
+    c->iface[0] = c->iface[1] = -1;
+    c->hbucket = key_hash(key) & (t->nbuckets - 1);
+    c->hnext = t->buckets[c->hbucket];
+    t->buckets[c->hbucket] = idx;
+    t->count++;
+    return idx;
+}
+
+/* ---- TCP (nf_conntrack_proto_tcp.c) ------------------------------------------------------- */
+
+enum { TCP_SYN_SET, TCP_SYNACK_SET, TCP_FIN_SET, TCP_ACK_SET, TCP_RST_SET, TCP_NONE_SET };
+
+#define sNO PF_TCP_NONE
+#define sSS PF_TCP_SYN_SENT
+#define sSR PF_TCP_SYN_RECV
+#define sES PF_TCP_ESTABLISHED
+#define sFW PF_TCP_FIN_WAIT
+#define sCW PF_TCP_CLOSE_WAIT
+#define sLA PF_TCP_LAST_ACK
+#define sTW PF_TCP_TIME_WAIT
+#define sCL PF_TCP_CLOSE
+#define sS2 PF_TCP_SYN_SENT2
+#define sIV 20 /* TCP_CONNTRACK_MAX: invalid */
+#define sIG 21 /* TCP_CONNTRACK_IGNORE */
+
+/* tcp_conntracks[dir][index][old state] as in current kernels (6.x). */
+static const uint8_t tcp_conntracks[2][6][10] = {
+    {
+        /* ORIGINAL   sNO, sSS, sSR, sES, sFW, sCW, sLA, sTW, sCL, sS2 */
+        /*syn*/ {sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2},
+        /*synack*/ {sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR},
+        /*fin*/ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+        /*ack*/ {sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV},
+        /*rst*/ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+        /*none*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
+    },
+    {
+        /* REPLY      sNO, sSS, sSR, sES, sFW, sCW, sLA, sTW, sCL, sS2 */
+        /*syn*/ {sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2},
+        /*synack*/ {sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR},
+        /*fin*/ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+        /*ack*/ {sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG},
+        /*rst*/ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+        /*none*/ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
+    }};
+
+/* get_conntrack_index */
+static unsigned tcp_index(uint8_t f)
+{
+    if (f & PF_TCP_RST)
+        return TCP_RST_SET;
+    if (f & PF_TCP_SYN)
+        return (f & PF_TCP_ACK) ? TCP_SYNACK_SET : TCP_SYN_SET;
+    if (f & PF_TCP_FIN)
+        return TCP_FIN_SET;
+    if (f & PF_TCP_ACK)
+        return TCP_ACK_SET;
+    return TCP_NONE_SET;
+}
+
+/* tcp_error -> tcp_valid_flags: only these combinations of FIN/SYN/RST/ACK/URG are valid
+ * (PSH, ECE, CWR masked out). */
+static int tcp_flags_valid(uint8_t f)
+{
+    switch (f & 0x37) { /* FIN SYN RST ACK URG; PSH (0x08) masked */
+    case PF_TCP_SYN:
+    case PF_TCP_SYN | PF_TCP_URG:
+    case PF_TCP_SYN | PF_TCP_ACK:
+    case PF_TCP_RST:
+    case PF_TCP_RST | PF_TCP_ACK:
+    case PF_TCP_FIN | PF_TCP_ACK:
+    case PF_TCP_FIN | PF_TCP_ACK | PF_TCP_URG:
+    case PF_TCP_ACK:
+    case PF_TCP_ACK | PF_TCP_URG:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+enum { TCP_ACCEPT, TCP_INVALID, TCP_REPEAT };
+
+/* nf_conntrack_tcp_packet without window tracking (every segment is taken as in window; see
+ * README "Model limits"). Returns TCP_ACCEPT / TCP_INVALID / TCP_REPEAT (reopen). */
+static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, int64_t now)
+{
+    const uint32_t *to = t->cfg->tcp_timeouts_s;
+    unsigned index = tcp_index(d->tcp_flags);
+    uint8_t old_state = c->tcp_state;
+    uint8_t new_state = tcp_conntracks[dir][index][old_state < 10 ? old_state : 0];
+
+    switch (new_state) {
+    case sSS:
+        if (old_state < sTW)
+            break;
+        /* RFC 1122 reopen: a SYN on a closed connection (CLOSE_INIT seen, or the last packet in
+         * this direction was an RST) kills the old entry and looks up again (-NF_REPEAT). */
+        if (c->tcp_close_init[0] || c->tcp_close_init[1] ||
+            (c->tcp_last_dir == dir && c->tcp_last_index == TCP_RST_SET))
+            return TCP_REPEAT;
+        /* fallthrough */
+    case sIG:
+        /* Ignored packets are accepted without a state change or refresh. */
+        c->tcp_last_index = (uint8_t)index;
+        c->tcp_last_dir = (uint8_t)dir;
+        return TCP_ACCEPT;
+    case sIV:
+        return TCP_INVALID;
+    default:
+        break;
+    }
+    c->tcp_last_index = (uint8_t)index;
+    c->tcp_last_dir = (uint8_t)dir;
+    c->tcp_state = new_state;
+    if (old_state != new_state && new_state == sFW)
+        c->tcp_close_init[dir] = 1;
+
+    uint32_t timeout;
+    if (index == TCP_RST_SET)
+        timeout = to[PF_TCP_CLOSE];
+    else if (d->tcp_window == 0 && to[new_state] > to[PF_TCP_RETRANS])
+        timeout = to[PF_TCP_RETRANS]; /* last_win == 0 */
+    else
+        timeout = to[new_state];
+
+    if (!(c->status & PF_IPS_SEEN_REPLY)) {
+        /* "If only reply is a RST, we can consider ourselves not to have an established
+         * connection": the entry is killed; the packet itself is accepted. */
+        if (d->tcp_flags & PF_TCP_RST) {
+            c->deadline_ns = now; /* dies now: expired for every later lookup */
+            return TCP_ACCEPT;
+        }
+        if (new_state == sES && timeout > to[PF_TCP_UNACK])
+            timeout = to[PF_TCP_UNACK];
+    } else if (!(c->status & PF_IPS_ASSURED) && (old_state == sSR || old_state == sES) &&
+               new_state == sES) {
+        /* Set ASSURED if we see a valid ack in ESTABLISHED after SYN_RECV or a valid answer
+         * for a picked up connection. */
+        c->status |= PF_IPS_ASSURED;
+    }
+    c->deadline_ns = now + (int64_t)timeout * NS_PER_S;
+    return TCP_ACCEPT;
+}
+
+/* tcp_new: which first packets may create an entry. */
+static int tcp_new_ok(const pf_config *cfg, uint8_t flags)
+{
+    uint8_t st = tcp_conntracks[0][tcp_index(flags)][sNO];
+    if (st == sSS)
+        return 1;
+    if (st == sES) /* mid-stream pickup of a pure ACK */
+        return cfg->tcp_loose != 0;
+    return 0;
+}
+
+/* ---- UDP / ICMP / generic ----------------------------------------------------------------- */
+
+/* nf_conntrack_proto_udp.c:nf_conntrack_udp_packet */
+static void udp_packet(pf_ct_table *t, pf_conn *c, int64_t now)
+{
+    const pf_config *cfg = t->cfg;
+    if (c->status & PF_IPS_SEEN_REPLY) {
+        uint32_t extra = cfg->udp_timeout_s;
+        int stream = 0;
+        /* "Still active after two seconds? Extend timeout." (stream_ts, 5.19+); before that the
+         * stream timeout applied from the first packet after the reply. */
+        if (cfg->kernel_version < 519 || now > c->created_ns + 2 * NS_PER_S) {
+            extra = cfg->udp_timeout_stream_s;
+            stream = !(c->status & PF_IPS_ASSURED);
+        }
+        c->deadline_ns = now + (int64_t)extra * NS_PER_S;
+        if (stream)
+            c->status |= PF_IPS_ASSURED;
+    } else {
+        c->deadline_ns = now + (int64_t)cfg->udp_timeout_s * NS_PER_S;
+    }
+}
+
+/* icmp_pkt_to_tuple / nf_conntrack_icmp_packet: only requests create an entry. */
+static int icmp_is_request(uint8_t proto, uint8_t type)
+{
+    if (proto == 1)
+        return type == 8 || type == 13 || type == 15 || type == 17;
+    return type == 128 || type == 130; /* ICMPv6 echo request, (MLD query) */
+}
+
+static int icmp_is_query_type(uint8_t proto, uint8_t type)
+{
+    if (proto == 1)
+        return type == 8 || type == 0 || type == 13 || type == 14 || type == 15 || type == 16 ||
+               type == 17 || type == 18;
+    return type == 128 || type == 129;
+}
+
+int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, uint32_t *ct_out,
+             int *dir_out, int *is_new)
+{
+    const pf_config *cfg = t->cfg;
+    *is_new = 0;
+    *ct_out = PF_CT_NONE;
+    int tcp = d->l4proto == 6, udp = d->l4proto == 17, icmp = is_icmp(d->l4proto);
+    if ((tcp || udp || icmp) && !(d->flags & PF_PKT_HAS_L4))
+        return PF_CT_UNTRACKED;
+    if (tcp && !tcp_flags_valid(d->tcp_flags))
+        return PF_CT_INVALID; /* tcp_error */
+    if (icmp && !icmp_is_query_type(d->l4proto, d->icmp_type))
+        return PF_CT_INVALID; /* not trackable (errors are handled by the caller) */
+
+    pf_ct_key key;
+    int dir_is_a;
+    pf_ct_key_from_packet(d, &key, &dir_is_a);
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint32_t idx = pf_ct_lookup(t, &key, now);
+        if (idx == PF_CT_NONE) {
+            /* init_conntrack: new, unconfirmed entry */
+            if (tcp && !tcp_new_ok(cfg, d->tcp_flags))
+                return PF_CT_INVALID;
+            if (icmp && !icmp_is_request(d->l4proto, d->icmp_type))
+                return PF_CT_INVALID;
+            if (!may_create)
+                return PF_CT_INVALID;
+            reap_if_expired(t, &key, now);
+            if (t->count >= t->max || t->free_head == PF_CT_NONE) {
+                early_drop(t, key_hash(&key), now);
+                if (t->count >= t->max || t->free_head == PF_CT_NONE)
+                    return PF_CT_FULL; /* "table full, dropping packet" */
+            }
+            idx = ct_alloc(t, &key, dir_is_a, now);
+            *is_new = 1;
+        }
+        pf_conn *c = &t->conns[idx];
+        int dir = (dir_is_a == c->orig_is_a) ? PF_DIR_ORIG : PF_DIR_REPLY;
+        if (tcp) {
+            int r = tcp_packet(t, c, dir, d, now);
+            if (r == TCP_REPEAT && attempt == 0 && !(c->status & PF_IPS_OFFLOAD)) {
+                ct_unlink_free(t, idx); /* nf_ct_kill, then look up again */
+                continue;
+            }
+            if (r == TCP_INVALID) {
+                if (*is_new)
+                    ct_unlink_free(t, idx);
+                *is_new = 0;
+                return PF_CT_INVALID;
+            }
+        } else if (udp) {
+            udp_packet(t, c, now);
+        } else if (icmp) {
+            c->deadline_ns = now + (int64_t)cfg->icmp_timeout_s * NS_PER_S;
+        } else {
+            c->deadline_ns = now + (int64_t)cfg->generic_timeout_s * NS_PER_S;
+        }
+        /* nf_conntrack_in: IPS_SEEN_REPLY is set after the L4 handler for a reply packet. */
+        if (dir == PF_DIR_REPLY)
+            c->status |= PF_IPS_SEEN_REPLY;
+        if (c->status & PF_IPS_CONFIRMED)
+            pf_ct_set_deadline(t, idx, c->deadline_ns);
+        *ct_out = idx;
+        *dir_out = dir;
+        return PF_CT_OK;
+    }
+    return PF_CT_INVALID;
+}
+
+void pf_ct_confirm(pf_ct_table *t, uint32_t ct, int64_t now)
+{
+    (void)now;
+    pf_conn *c = &t->conns[ct];
+    c->status |= PF_IPS_CONFIRMED;
+    pf_ct_set_deadline(t, ct, c->deadline_ns);
+}
+
+static void gc_expire(void *ctx, uint32_t idx, int64_t due)
+{
+    (void)due;
+    pf_ct_table *t = ctx;
+    pf_conn *c = &t->conns[idx];
+    if (!c->in_use || (c->status & PF_IPS_OFFLOAD))
+        return;
+    int64_t tick_ns = t->origin_ns + due * NS_PER_S;
+    if (c->deadline_ns > tick_ns) { /* refreshed since it was armed */
+        pf_wheel_set(&t->wheel, idx, tick_of(t, c->deadline_ns));
+        return;
+    }
+    ct_unlink_free(t, idx);
+}
+
+void pf_ct_gc_tick(pf_ct_table *t, int64_t tick, int run_all)
+{
+    if (run_all)
+        pf_wheel_run_all(&t->wheel, tick, gc_expire, t);
+    else
+        pf_wheel_run_slot(&t->wheel, tick, gc_expire, t);
+}
+
+static const char *proto_name(uint8_t p)
+{
+    switch (p) {
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 1: return "icmp";
+    case 58: return "icmpv6";
+    case 47: return "gre";
+    case 50: return "esp";
+    case 132: return "sctp";
+    default: return NULL;
+    }
+}
+
+static void addr_str(uint8_t l3, const uint8_t *a, char *buf, size_t len)
+{
+    if (l3 == 4) {
+        snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+        return;
+    }
+    /* RFC 5952-ish: longest zero run compressed */
+    uint16_t w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
+    int best = -1, bestlen = 0;
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && w[j] == 0)
+            j++;
+        if (j - i > bestlen && j - i > 1) {
+            best = i;
+            bestlen = j - i;
+        }
+        i = (j == i) ? i + 1 : j;
+    }
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 8 && n < len; i++) {
+        if (i == best) {
+            n += (size_t)snprintf(buf + n, len - n, "::");
+            i += bestlen - 1;
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, len - n, "%s%x", (n && buf[n - 1] != ':') ? ":" : "", w[i]);
+    }
+}
+
+int pf_ct_format_tuple(const pf_conn *c, char *buf, size_t len)
+{
+    const pf_ct_key *k = &c->key;
+    const uint8_t *sa = c->orig_is_a ? k->addr_a : k->addr_b;
+    const uint8_t *da = c->orig_is_a ? k->addr_b : k->addr_a;
+    uint16_t sp = c->orig_is_a ? k->port_a : k->port_b;
+    uint16_t dp = c->orig_is_a ? k->port_b : k->port_a;
+    char s[64], dd[64], pn[16];
+    addr_str(k->l3, sa, s, sizeof s);
+    addr_str(k->l3, da, dd, sizeof dd);
+    const char *p = proto_name(k->proto);
+    if (!p) {
+        snprintf(pn, sizeof pn, "proto%u", k->proto);
+        p = pn;
+    }
+    const char *lb = k->l3 == 6 ? "[" : "", *rb = k->l3 == 6 ? "]" : "";
+    if (k->proto == 6 || k->proto == 17)
+        return snprintf(buf, len, "%s %s%s%s:%u>%s%s%s:%u", p, lb, s, rb, sp, lb, dd, rb, dp);
+    if (is_icmp(k->proto))
+        return snprintf(buf, len, "%s %s>%s id=%u", p, s, dd, sp);
+    return snprintf(buf, len, "%s %s>%s", p, s, dd);
+}

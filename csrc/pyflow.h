@@ -1,0 +1,231 @@
+/* pyflow.h: the public C API of the pyflow core.
+ *
+ * This file is both the C header and the cffi declaration (pyflow/_build.py feeds it to
+ * ffibuilder.cdef verbatim), so it holds no preprocessor lines: C files include it through
+ * common.h, which includes <stdint.h> first. Constants are enums with explicit values.
+ * Every function that can fail returns a PF_E* code (< 0) and fills a pf_error_info; the C core
+ * never prints. */
+
+enum pf_error {
+    PF_OK = 0,
+    PF_E_NOMEM = -1,     /* allocation failed */
+    PF_E_OPEN = -2,      /* file missing, unreadable, or not a regular file */
+    PF_E_EMPTY = -3,     /* file has 0 bytes */
+    PF_E_FORMAT = -4,    /* not a pcap/pcapng file (magic, version, first block) */
+    PF_E_TRUNCATED = -5, /* file ends inside its file header / section header */
+    PF_E_CORRUPT = -6,   /* impossible record or block length: reading cannot continue */
+    PF_E_ARG = -7,       /* invalid argument or configuration */
+    PF_E_IO = -8,        /* write error on an output file (log, annotated pcapng, dump) */
+    PF_E_CANCELLED = -9  /* the progress callback asked to stop */
+};
+
+enum pf_mode { PF_MODE_NONE = 0, PF_MODE_SW = 1, PF_MODE_HW = 2 };
+
+enum pf_path {
+    PF_PATH_SLOW = 0,          /* netfilter + conntrack on the CPU */
+    PF_PATH_SFO = 1,           /* software flowtable fast path */
+    PF_PATH_HFO = 2,           /* forwarded by the PPE */
+    PF_PATH_NOT_FORWARDED = 3, /* not routed by the router (multicast, same side, non-IP ...) */
+    PF_PATH_UNPARSED = 4,      /* could not be decoded (truncated, malformed, unknown link) */
+    PF_PATH_COUNT = 5
+};
+
+/* Why a packet took its path. Names (pf_reason_name) are the stable strings of the JSON output. */
+enum pf_reason {
+    /* unparsed */
+    PF_R_TRUNCATED_RECORD = 0,   /* record cut short by the end of the file */
+    PF_R_BAD_INTERFACE = 1,      /* pcapng packet names an interface without IDB */
+    PF_R_TRUNCATED_HEADER = 2,   /* L2/L3 headers longer than the captured bytes */
+    PF_R_BAD_HEADER = 3,         /* impossible L2/L3 header */
+    PF_R_UNSUPPORTED_LINKTYPE = 4,
+    /* not forwarded */
+    PF_R_NOT_IP = 5,             /* ARP, STP, LLDP, 802.11 management ... */
+    PF_R_MULTICAST = 6,          /* multicast / broadcast destination */
+    PF_R_LINK_LOCAL = 7,         /* IPv6 link-local source or destination */
+    PF_R_SAME_SIDE = 8,          /* both ends on the same router side */
+    PF_R_MARTIAN = 9,            /* loopback / unspecified address */
+    /* slow path */
+    PF_R_OFFLOAD_DISABLED = 10,  /* mode none: no flowtable */
+    PF_R_CT_NEW = 11,            /* conntrack entry not confirmed yet (first packet) */
+    PF_R_FLOW_ADD = 12,          /* this packet created the flowtable entry */
+    PF_R_FLOW_TIMEOUT = 13,      /* the flow had expired (idle); this packet re-created it */
+    PF_R_TCP_NOT_ESTABLISHED = 14,
+    PF_R_TCP_FIN_RST = 15,
+    PF_R_CT_INVALID = 16,        /* conntrack marks the packet invalid (no entry) */
+    PF_R_CT_TABLE_FULL = 17,     /* nf_conntrack_max reached, no early-drop victim: dropped */
+    PF_R_IPV4_OPTIONS = 18,
+    PF_R_FRAGMENT = 19,
+    PF_R_IPV6_EXT_HEADER = 20,
+    PF_R_TTL_EXPIRED = 21,       /* TTL/hop limit <= 1: dropped by the router */
+    PF_R_MTU_EXCEEDED = 22,
+    PF_R_L4_PROTO = 23,          /* not TCP/UDP: never offloaded */
+    PF_R_ICMP_ERROR = 24,        /* ICMP error (related to a connection when one matches) */
+    PF_R_IIF_MISMATCH = 25,      /* arrived on another interface than the flow recorded */
+    PF_R_NOT_FLOWTABLE_DEVICE = 26, /* ingress device not in the flowtable */
+    PF_R_L4_TRUNCATED = 27,      /* L4 header cut by the capture: fast path cannot read it */
+    PF_R_CT_NOT_REPLIED_TCP = 28, /* reserved */
+    /* software fast path */
+    PF_R_FLOW_OFFLOADED = 29,    /* mode sw: forwarded by the flowtable */
+    PF_R_HW_BIND_PENDING = 30,   /* mode hw: accepted by the driver, PPE entry not bound yet */
+    PF_R_PPE_BUCKET_FULL = 31,   /* all ways of the flow's FOE bucket are bound */
+    PF_R_PPE_TABLE_FULL = 32,    /* reserved: whole table bound */
+    PF_R_PPE_IPV6_UNSUPPORTED = 33,
+    PF_R_PPE_UNSUPPORTED_ENCAP = 34, /* too many VLAN tags, tunnel ... (driver refuses) */
+    PF_R_WIFI_NO_WED = 35,       /* Wi-Fi end without WED */
+    PF_R_WED_2G_EXCLUDED = 36,   /* 2.4 GHz radio: WED does not cover it */
+    PF_R_HW_NO_PPE = 37,         /* SoC without a PPE (or ingress never passes one) */
+    PF_R_HW_AGED = 38,           /* bound entry aged out; relearning */
+    /* hardware */
+    PF_R_HW_FORWARDED = 39,
+    PF_REASON_COUNT = 40
+};
+
+/* Flow events written to the decision log. */
+enum pf_event {
+    PF_EV_FLOW_ADD = 0, PF_EV_FLOW_TEARDOWN = 1, PF_EV_FLOW_DEL = 2, PF_EV_CT_EARLY_DROP = 3,
+    PF_EV_HW_COMMIT = 4, PF_EV_HW_BIND = 5, PF_EV_HW_REFUSED = 6, PF_EV_HW_AGE_OUT = 7,
+    PF_EV_HW_REMOVE = 8, PF_EV_COUNT = 9
+};
+
+enum pf_iface_role { PF_ROLE_LAN = 0, PF_ROLE_WAN = 1 };
+enum pf_iface_kind { PF_KIND_ETHERNET = 0, PF_KIND_WIFI = 1 };
+enum pf_band { PF_BAND_NONE = 0, PF_BAND_2G = 2, PF_BAND_5G = 5, PF_BAND_6G = 6 };
+
+/* TCP conntrack states, in the order of enum tcp_conntrack (include/uapi/linux/netfilter/
+ * nf_conntrack_tcp.h); index into pf_config.tcp_timeouts_s. */
+enum pf_tcp_state {
+    PF_TCP_NONE = 0, PF_TCP_SYN_SENT = 1, PF_TCP_SYN_RECV = 2, PF_TCP_ESTABLISHED = 3,
+    PF_TCP_FIN_WAIT = 4, PF_TCP_CLOSE_WAIT = 5, PF_TCP_LAST_ACK = 6, PF_TCP_TIME_WAIT = 7,
+    PF_TCP_CLOSE = 8, PF_TCP_SYN_SENT2 = 9, PF_TCP_RETRANS = 10, PF_TCP_UNACK = 11,
+    PF_TCP_STATE_COUNT = 12
+};
+
+typedef struct pf_error_info {
+    int32_t code;        /* PF_E_* */
+    uint64_t offset;     /* byte offset in the input file the error refers to */
+    char message[256];
+} pf_error_info;
+
+typedef struct pf_iface {
+    char name[32];
+    int32_t role;          /* pf_iface_role */
+    int32_t kind;          /* pf_iface_kind */
+    int32_t band;          /* pf_band (Wi-Fi only) */
+    int32_t in_flowtable;  /* listed in the flowtable's devices */
+    int32_t wed;           /* Wi-Fi radio attached to WED */
+    int32_t shaped;        /* an SQM/cake shaper on this interface */
+    uint32_t mtu;
+} pf_iface;
+
+typedef struct pf_config {
+    int32_t mode;                 /* pf_mode */
+    int32_t kernel_version;       /* major*100+minor, e.g. 606 */
+    uint32_t ct_max;              /* nf_conntrack_max */
+    int32_t tcp_loose;            /* nf_conntrack_tcp_loose */
+    uint32_t tcp_timeouts_s[12];  /* by pf_tcp_state */
+    uint32_t udp_timeout_s;       /* nf_conntrack_udp_timeout (unreplied) */
+    uint32_t udp_timeout_stream_s;/* nf_conntrack_udp_timeout_stream (replied) */
+    uint32_t icmp_timeout_s;
+    uint32_t generic_timeout_s;
+    uint32_t flow_timeout_tcp_s;  /* nf_flowtable_tcp_timeout */
+    uint32_t flow_timeout_udp_s;  /* nf_flowtable_udp_timeout */
+    /* hardware offload (mode hw) */
+    uint32_t ppe_entries;         /* FOE entries per PPE */
+    uint32_t ppe_ways;            /* hash_offset: entries per bucket */
+    uint32_t ppe_count;           /* number of PPEs (one per ingress GMAC) */
+    int32_t ppe_ipv6;             /* IPv6 routed flows accepted */
+    int32_t ppe_mt7621_static;    /* 7 STATIC entries in every 128 (MT7621) */
+    int32_t wed_version;          /* 0 none, 1 (Ethernet->Wi-Fi only), 2, 3 */
+    int32_t wed_2g;               /* WED also covers 2.4 GHz radios */
+    uint32_t ppe_bind_rate;       /* packets per 1 s PPE tick that trigger binding */
+    uint32_t ppe_check_interval_ms;
+    uint32_t ppe_age_tcp_s, ppe_age_udp_s, ppe_age_tcp_fin_s, ppe_age_unbind_s;
+    /* topology */
+    pf_iface ifaces[16];
+    uint32_t n_ifaces;
+    int32_t default_lan_iface;    /* iface used for LAN-side addresses */
+    int32_t default_wan_iface;
+    int32_t capture_if_map[64];   /* pcapng interface id -> iface index, -1 = by address */
+    /* extra LAN prefixes (e.g. the LAN's global IPv6 /64), besides RFC 1918, 169.254/16, fc00::/7 */
+    uint8_t lan_prefix_addr[16][16];
+    uint8_t lan_prefix_len[16];
+    uint8_t lan_prefix_l3[16];
+    uint32_t n_lan_prefixes;
+    /* outputs */
+    const char *log_path;         /* JSON-lines decision log, NULL for none */
+    int32_t keep_decisions;       /* keep a per-packet (path, reason) array for pf_sim_decisions */
+} pf_config;
+
+typedef struct pf_path_stats {
+    uint64_t packets;
+    uint64_t bytes;   /* original (wire) length */
+    uint64_t flows;   /* conntrack connections with at least one packet on this path */
+} pf_path_stats;
+
+typedef struct pf_stats {
+    uint64_t packets_total;
+    uint64_t bytes_total;
+    pf_path_stats paths[5];
+    uint64_t reasons[64];
+    int64_t first_ts_ns, last_ts_ns;
+    uint64_t ts_backwards;        /* timestamps earlier than the previous one (clamped) */
+    uint64_t dropped;             /* slow-path packets the router drops (TTL, table full) */
+    uint64_t ct_created, ct_peak, ct_early_drops;
+    uint64_t flows_added, flows_teardown_fin_rst, flows_timeout, flows_peak;
+    uint64_t connections;         /* conntrack connections seen */
+    /* hardware */
+    uint64_t hw_commits, hw_refused, hw_binds, hw_age_outs, hw_removals;
+    uint64_t ppe_bound_peak;
+    uint64_t ppe_bound_sum;       /* sum over 1 s samples of bound entries */
+    uint64_t ppe_samples;
+    uint64_t shaper_bypass_packets[16], shaper_bypass_bytes[16]; /* HFO past a shaper, by egress iface */
+    uint64_t shaped_packets[16], shaped_bytes[16];               /* CPU-path packets a shaper sees */
+} pf_stats;
+
+typedef struct pf_sim pf_sim;
+
+/* Progress callback: called every `progress_every` records; return nonzero to cancel. */
+typedef int (*pf_progress_fn)(void *ctx, uint64_t records, uint64_t bytes_done, uint64_t bytes_total);
+
+typedef struct pf_run_opts {
+    uint64_t progress_every;      /* 0: never */
+    pf_progress_fn progress;
+    void *progress_ctx;
+    const char *annotate_path;    /* annotated pcapng output (decisions of sims[0]), NULL none */
+} pf_run_opts;
+
+typedef struct pf_run_info {
+    uint64_t records;             /* packet records read */
+    uint64_t file_size;
+    uint64_t bytes_read;
+    int32_t is_pcapng;
+    uint32_t n_capture_ifaces;
+    uint64_t truncated_records;
+    int32_t stopped_early;        /* a fatal corruption stopped reading (see error) */
+} pf_run_info;
+
+/* Fills cfg with the defaults (mode sw, kernel 6.6, OpenWrt sysctls, MT7621 PPE, default
+ * topology: one Ethernet LAN and one Ethernet WAN, both in the flowtable, MTU 1500). */
+void pf_config_default(pf_config *cfg);
+
+/* Errors: PF_E_ARG (invalid config, message says which field), PF_E_NOMEM, PF_E_IO (log). */
+int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err);
+void pf_sim_destroy(pf_sim *sim);   /* accepts NULL; closes the log */
+void pf_sim_stats(const pf_sim *sim, pf_stats *out);
+uint64_t pf_sim_decision_count(const pf_sim *sim);
+/* Copies up to n decisions (one per packet record, in file order). Returns the number copied. */
+uint64_t pf_sim_decisions(const pf_sim *sim, uint8_t *paths, uint8_t *reasons, uint64_t n);
+
+/* Reads the whole capture once and feeds every packet to each of the nsims simulators.
+ * Errors: those of the reader (PF_E_OPEN, _EMPTY, _FORMAT, _TRUNCATED, _CORRUPT), PF_E_IO,
+ * PF_E_CANCELLED, PF_E_NOMEM. On PF_E_CORRUPT the simulators keep the packets read before the
+ * bad record (info->stopped_early = 1). */
+int pf_run_file(const char *path, pf_sim *const *sims, uint32_t nsims, const pf_run_opts *opts,
+                pf_run_info *info, pf_error_info *err);
+int pf_run_buffer(const uint8_t *buf, uint64_t len, pf_sim *const *sims, uint32_t nsims,
+                  const pf_run_opts *opts, pf_run_info *info, pf_error_info *err);
+
+const char *pf_strerror(int code);
+const char *pf_reason_name(int reason);   /* "" for unknown */
+const char *pf_path_name(int path);
+const char *pf_event_name(int event);

@@ -1,0 +1,718 @@
+/* sim.c: one router configuration. For every packet it decides the path the Linux kernel
+ * would take (see ../shared/docs/kernel-sfo.md) and accounts for it. Prefix: pf_sim_. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ppe.h"
+#include "sim.h"
+
+#define NS_PER_S 1000000000LL
+
+/* ---- addresses and the default topology -------------------------------------------------- */
+
+enum addr_class { ADDR_WAN, ADDR_LAN, ADDR_MULTICAST, ADDR_LINK_LOCAL6, ADDR_MARTIAN };
+
+static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned len)
+{
+    unsigned full = len / 8, rest = len % 8;
+    if (memcmp(a, p, full) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[full] & mask) == (p[full] & mask);
+}
+
+/* LAN = RFC 1918, IPv4 link-local, IPv6 ULA and the configured LAN prefixes; everything else
+ * unicast is WAN. */
+static int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
+{
+    for (uint32_t i = 0; i < cfg->n_lan_prefixes && i < 16; i++)
+        if (cfg->lan_prefix_l3[i] == l3 && prefix_match(a, cfg->lan_prefix_addr[i], cfg->lan_prefix_len[i]))
+            return ADDR_LAN;
+    if (l3 == 4) {
+        if (a[0] == 0 || a[0] == 127)
+            return ADDR_MARTIAN;
+        if (a[0] >= 224) /* 224/4 multicast, 240/4 reserved, 255.255.255.255 broadcast */
+            return a[0] < 240 || (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+                       ? ADDR_MULTICAST
+                       : ADDR_MARTIAN;
+        if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+            (a[0] == 169 && a[1] == 254))
+            return ADDR_LAN;
+        return ADDR_WAN;
+    }
+    static const uint8_t zero[16];
+    if (a[0] == 0xff)
+        return ADDR_MULTICAST;
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+        return ADDR_LINK_LOCAL6; /* ip6_forward never forwards link-local scope */
+    if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
+        return ADDR_MARTIAN;
+    if ((a[0] & 0xfe) == 0xfc)
+        return ADDR_LAN;
+    return ADDR_WAN;
+}
+
+/* ---- decision log ------------------------------------------------------------------------ */
+
+static void log_time(FILE *f, int64_t ns)
+{
+    int64_t s = ns / NS_PER_S, r = ns % NS_PER_S;
+    if (r < 0) {
+        r += NS_PER_S;
+        s -= 1;
+    }
+    fprintf(f, "%" PRId64 ".%09" PRId64, s, r);
+}
+
+static void log_event(pf_sim *s, int event, uint32_t ct, int64_t now, const char *extra)
+{
+    if (!s->log)
+        return;
+    char tuple[160];
+    pf_conn *c = &s->ct.conns[ct];
+    pf_ct_format_tuple(c, tuple, sizeof tuple);
+    fprintf(s->log, "{\"event\":\"%s\",\"t\":", pf_event_name(event));
+    log_time(s->log, now);
+    fprintf(s->log, ",\"flow\":%" PRIu64 ",\"tuple\":\"%s\"%s}\n", c->id, tuple, extra ? extra : "");
+}
+
+static const char *cause_name(int cause)
+{
+    switch (cause) {
+    case PF_FT_TIMEOUT: return "timeout";
+    case PF_FT_FIN_RST: return "fin_rst";
+    default: return "ct_gone";
+    }
+}
+
+/* flowtable callback: teardown and deletion events, hardware removal */
+static void on_flow_event(void *ctx, uint32_t ct, int event, int cause, int64_t now)
+{
+    pf_sim *s = ctx;
+    if (event == PF_EV_FLOW_TEARDOWN) {
+        if (cause == PF_FT_TIMEOUT)
+            s->stats.flows_timeout++;
+        else if (cause == PF_FT_FIN_RST)
+            s->stats.flows_teardown_fin_rst++;
+        /* nf_flow_offload_del: the hardware entries go with the teardown */
+        if (s->ppe && (s->ft.flows[ct].flags & PF_FLOW_HW)) {
+            pf_ppe_remove(s->ppe, ct, now);
+            s->stats.hw_removals++;
+        }
+    }
+    if (s->log) {
+        char extra[48];
+        snprintf(extra, sizeof extra, ",\"cause\":\"%s\"", cause_name(cause));
+        log_event(s, event, ct, now, extra);
+    }
+}
+
+static int64_t hw_last_hit(void *ctx, uint32_t ct)
+{
+    pf_sim *s = ctx;
+    return s->ppe ? pf_ppe_last_hit(s->ppe, ct) : INT64_MIN;
+}
+
+static void on_ct_evict(void *ctx, uint32_t ct)
+{
+    pf_sim *s = ctx;
+    pf_ft_ct_gone(&s->ft, ct, s->last_ts_ns);
+    if (s->log)
+        log_event(s, PF_EV_CT_EARLY_DROP, ct, s->last_ts_ns, NULL);
+}
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+void pf_config_default(pf_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = PF_MODE_SW;
+    cfg->kernel_version = 606; /* OpenWrt 24.10 */
+    cfg->ct_max = 65536;
+    cfg->tcp_loose = 1;
+    /* nf_conntrack_proto_tcp.c tcp_timeouts[], with OpenWrt's
+     * nf_conntrack_tcp_timeout_established = 7440 (package/kernel/linux/files/
+     * sysctl-nf-conntrack.conf) */
+    static const uint32_t tcp[PF_TCP_STATE_COUNT] = {0, 120, 60, 7440, 120, 60, 30, 120, 10, 120, 300, 300};
+    memcpy(cfg->tcp_timeouts_s, tcp, sizeof tcp);
+    cfg->udp_timeout_s = 60;          /* OpenWrt; upstream 30 */
+    cfg->udp_timeout_stream_s = 180;  /* OpenWrt; upstream 120 */
+    cfg->icmp_timeout_s = 30;
+    cfg->generic_timeout_s = 600;
+    cfg->flow_timeout_tcp_s = 30;     /* nf_flowtable_tcp_timeout */
+    cfg->flow_timeout_udp_s = 30;     /* nf_flowtable_udp_timeout */
+    /* MT7621 (mtk_ppe.h MTK_PPE_ENTRIES with SHIFT 3, hash_offset 2) */
+    cfg->ppe_entries = 8192;
+    cfg->ppe_ways = 2;
+    cfg->ppe_count = 1;
+    cfg->ppe_ipv6 = 1;
+    cfg->ppe_mt7621_static = 1;
+    cfg->wed_version = 0;
+    cfg->wed_2g = 0;
+    cfg->ppe_bind_rate = 30;          /* mtk_ppe_start: MTK_PPE_BIND_RATE_BIND = 30 */
+    cfg->ppe_check_interval_ms = 100; /* mtk_ppe_check_skb: HZ / 10 */
+    cfg->ppe_age_tcp_s = 7;
+    cfg->ppe_age_udp_s = 12;
+    cfg->ppe_age_tcp_fin_s = 1;
+    cfg->ppe_age_unbind_s = 3;
+    /* default topology: one Ethernet LAN, one Ethernet WAN, both flowtable devices */
+    strcpy(cfg->ifaces[0].name, "lan");
+    cfg->ifaces[0].role = PF_ROLE_LAN;
+    cfg->ifaces[0].in_flowtable = 1;
+    cfg->ifaces[0].mtu = 1500;
+    strcpy(cfg->ifaces[1].name, "wan");
+    cfg->ifaces[1].role = PF_ROLE_WAN;
+    cfg->ifaces[1].in_flowtable = 1;
+    cfg->ifaces[1].mtu = 1500;
+    cfg->n_ifaces = 2;
+    cfg->default_lan_iface = 0;
+    cfg->default_wan_iface = 1;
+    for (int i = 0; i < 64; i++)
+        cfg->capture_if_map[i] = -1;
+}
+
+static int cfg_error(pf_error_info *err, const char *msg)
+{
+    if (err) {
+        err->code = PF_E_ARG;
+        err->offset = 0;
+        snprintf(err->message, sizeof err->message, "%s", msg);
+    }
+    return PF_E_ARG;
+}
+
+static int cfg_check(const pf_config *c, pf_error_info *err)
+{
+    if (c->mode < PF_MODE_NONE || c->mode > PF_MODE_HW)
+        return cfg_error(err, "mode must be none, sw or hw");
+    if (c->ct_max < 16 || c->ct_max > (1u << 26))
+        return cfg_error(err, "ct_max must be between 16 and 67108864");
+    if (c->n_ifaces < 2 || c->n_ifaces > 16)
+        return cfg_error(err, "the topology needs 2 to 16 interfaces");
+    if (c->default_lan_iface < 0 || (uint32_t)c->default_lan_iface >= c->n_ifaces ||
+        c->default_wan_iface < 0 || (uint32_t)c->default_wan_iface >= c->n_ifaces)
+        return cfg_error(err, "default LAN/WAN interface out of range");
+    for (int i = 0; i < 64; i++)
+        if (c->capture_if_map[i] >= (int32_t)c->n_ifaces)
+            return cfg_error(err, "capture interface mapped to an unknown interface");
+    for (uint32_t i = 0; i < c->n_ifaces; i++)
+        if (c->ifaces[i].mtu < 68 || c->ifaces[i].mtu > 65535)
+            return cfg_error(err, "interface MTU must be between 68 and 65535");
+    for (uint32_t i = 0; i < c->n_lan_prefixes; i++)
+        if (i >= 16 || c->lan_prefix_len[i] > (c->lan_prefix_l3[i] == 4 ? 32 : 128))
+            return cfg_error(err, "LAN prefix length out of range (at most 16 prefixes)");
+    if (c->flow_timeout_tcp_s == 0 || c->flow_timeout_udp_s == 0)
+        return cfg_error(err, "flow timeouts must be at least 1 s");
+    return PF_OK;
+}
+
+int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
+{
+    *out = NULL;
+    int rc = cfg_check(cfg, err);
+    if (rc)
+        return rc;
+    pf_sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return PF_E_NOMEM;
+    s->cfg = *cfg;
+    s->cfg.log_path = NULL;
+    if (pf_ct_init(&s->ct, &s->cfg) || pf_ft_init(&s->ft, &s->cfg, &s->ct)) {
+        pf_sim_destroy(s);
+        return PF_E_NOMEM;
+    }
+    s->ct.evict_cb = on_ct_evict;
+    s->ct.evict_ctx = s;
+    s->ft.on_event = on_flow_event;
+    s->ft.event_ctx = s;
+    s->ft.hw_last_hit = hw_last_hit;
+    if (cfg->mode == PF_MODE_HW) {
+        rc = pf_ppe_create(&s->cfg, &s->ppe, err);
+        if (rc) {
+            pf_sim_destroy(s);
+            return rc;
+        }
+    }
+    if (cfg->log_path) {
+        s->log = fopen(cfg->log_path, "w");
+        if (!s->log) {
+            if (err) {
+                err->code = PF_E_IO;
+                snprintf(err->message, sizeof err->message, "cannot write the decision log");
+            }
+            pf_sim_destroy(s);
+            return PF_E_IO;
+        }
+        s->log_buf = malloc(1 << 20);
+        if (s->log_buf)
+            setvbuf(s->log, s->log_buf, _IOFBF, 1 << 20);
+    }
+    s->stats.first_ts_ns = s->stats.last_ts_ns = 0;
+    *out = s;
+    return PF_OK;
+}
+
+void pf_sim_destroy(pf_sim *s)
+{
+    if (!s)
+        return;
+    if (s->log)
+        fclose(s->log);
+    free(s->log_buf);
+    pf_ppe_destroy(s->ppe);
+    pf_ft_free(&s->ft);
+    pf_ct_free(&s->ct);
+    free(s->dec_path);
+    free(s->dec_reason);
+    free(s);
+}
+
+void pf_sim_stats(const pf_sim *s, pf_stats *out) { *out = s->stats; }
+
+uint64_t pf_sim_decision_count(const pf_sim *s) { return s->dec_count; }
+
+uint64_t pf_sim_decisions(const pf_sim *s, uint8_t *paths, uint8_t *reasons, uint64_t n)
+{
+    if (n > s->dec_count)
+        n = s->dec_count;
+    if (paths)
+        memcpy(paths, s->dec_path, n);
+    if (reasons)
+        memcpy(reasons, s->dec_reason, n);
+    return n;
+}
+
+/* ---- clock and GC ------------------------------------------------------------------------- */
+
+/* Runs every 1 s GC tick up to `now` (nf_flow_offload_work_gc re-queues itself every HZ; the
+ * model places the ticks at whole seconds after the first packet). */
+static void run_gc(pf_sim *s, int64_t now)
+{
+    int64_t target = (now - s->ct.origin_ns) / NS_PER_S;
+    if (target <= s->last_tick)
+        return;
+    if (target - s->last_tick > (int64_t)PF_WHEEL_SLOTS) {
+        /* long silence: one pass over everything due by then */
+        pf_ft_gc_tick(&s->ft, target, 1);
+        pf_ct_gc_tick(&s->ct, target, 1);
+        if (s->ppe)
+            pf_ppe_tick(s->ppe, s->ct.origin_ns + target * NS_PER_S,
+                        (uint64_t)(target - s->last_tick), &s->stats);
+        s->last_tick = target;
+        return;
+    }
+    for (int64_t t = s->last_tick + 1; t <= target; t++) {
+        pf_ft_gc_tick(&s->ft, t, 0);
+        pf_ct_gc_tick(&s->ct, t, 0);
+        if (s->ppe)
+            pf_ppe_tick(s->ppe, s->ct.origin_ns + t * NS_PER_S, 1, &s->stats);
+    }
+    s->last_tick = target;
+}
+
+static int64_t clock_advance(pf_sim *s, int64_t ts)
+{
+    if (!s->started) {
+        s->started = 1;
+        s->ct.origin_ns = ts;
+        s->last_tick = 0;
+        s->last_ts_ns = ts;
+        s->stats.first_ts_ns = ts;
+    }
+    if (ts < s->last_ts_ns) {
+        s->stats.ts_backwards++; /* clamped: the model's clock never runs backwards */
+        ts = s->last_ts_ns;
+    }
+    s->last_ts_ns = ts;
+    s->stats.last_ts_ns = ts;
+    run_gc(s, ts);
+    return ts;
+}
+
+/* ---- the per-packet decision -------------------------------------------------------------- */
+
+typedef struct pkt_ctx {
+    int in_if, out_if;
+    uint32_t ct;
+    int dir;
+    uint8_t path, reason;
+} pkt_ctx;
+
+static int is_tcp_udp(const pf_decoded *d) { return d->l4proto == 6 || d->l4proto == 17; }
+
+/* nf_flow_offload_ip_hook / nf_flow_offload_ipv6_hook -> nf_flow_tuple_ip(v6): packets the
+ * flowtable cannot even look up. 0 when the lookup can proceed. */
+static int fastpath_precheck(const pf_sim *s, const pf_decoded *d, int in_if)
+{
+    if (!s->cfg.ifaces[in_if].in_flowtable)
+        return PF_R_NOT_FLOWTABLE_DEVICE; /* the ingress hook is not on this device */
+    if (!is_tcp_udp(d))
+        return (d->flags & PF_PKT_ICMP_ERROR) ? PF_R_ICMP_ERROR : PF_R_L4_PROTO;
+    if (d->flags & PF_PKT_FRAGMENT)
+        return PF_R_FRAGMENT;             /* ip_is_fragment */
+    if (d->flags & PF_PKT_IPV4_OPTIONS)
+        return PF_R_IPV4_OPTIONS;         /* iph->ihl * 4 != sizeof(struct iphdr) */
+    if (d->flags & PF_PKT_IPV6_EXT)
+        return PF_R_IPV6_EXT_HEADER;      /* nexthdr must be TCP/UDP right after the header */
+    if (!(d->flags & PF_PKT_HAS_L4))
+        return PF_R_L4_TRUNCATED;         /* pskb_may_pull of the ports fails */
+    if (d->ttl <= 1)
+        return PF_R_TTL_EXPIRED;          /* iph->ttl <= 1 */
+    if (d->n_vlan > 1 || (d->n_vlan && d->has_pppoe))
+        return PF_R_NOT_FLOWTABLE_DEVICE; /* nf_flow_skb_encap_protocol: one tag or PPPoE */
+    return 0;
+}
+
+/* nft_flow_offload_eval (net/netfilter/nft_flow_offload.c). Returns the slow-path reason: the
+ * first rule that refuses, or PF_R_FLOW_ADD / PF_R_FLOW_TIMEOUT when this packet created the
+ * flow. */
+static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
+{
+    pf_conn *c = &s->ct.conns[p->ct];
+    if (d->flags & PF_PKT_IPV4_OPTIONS)
+        return PF_R_IPV4_OPTIONS;  /* nft_flow_offload_skip */
+    if (c->key.proto == 6) {
+        if (d->tcp_flags & (PF_TCP_FIN | PF_TCP_RST))
+            return PF_R_TCP_FIN_RST;
+        if (!pf_ct_tcp_established(c))
+            return PF_R_TCP_NOT_ESTABLISHED; /* ESTABLISHED and ASSURED (since e5eaac2, 5.18) */
+    } else if (c->key.proto != 17) {
+        return PF_R_L4_PROTO;
+    }
+    if (!(c->status & PF_IPS_CONFIRMED))
+        return PF_R_CT_NEW;        /* nf_ct_is_confirmed: confirmed only at POSTROUTING */
+    if (c->status & PF_IPS_OFFLOAD)
+        return PF_R_IIF_MISMATCH;  /* test_and_set_bit(IPS_OFFLOAD_BIT): already offloaded */
+
+    int dir = p->dir;
+    int8_t iif[2], oif[2];
+    uint16_t mtu[2];
+    iif[dir] = (int8_t)p->in_if;
+    iif[!dir] = (int8_t)p->out_if;
+    oif[dir] = (int8_t)p->out_if;
+    oif[!dir] = (int8_t)p->in_if;
+    mtu[dir] = (uint16_t)s->cfg.ifaces[p->out_if].mtu;
+    mtu[!dir] = (uint16_t)s->cfg.ifaces[p->in_if].mtu;
+    int reason = c->flow_expired ? PF_R_FLOW_TIMEOUT : PF_R_FLOW_ADD;
+    int hw = s->ppe != NULL;
+    pf_ft_add(&s->ft, p->ct, s->last_ts_ns, iif, oif, mtu, hw);
+    s->stats.flows_added++;
+    if (s->log)
+        log_event(s, PF_EV_FLOW_ADD, p->ct, s->last_ts_ns, NULL);
+    if (hw) {
+        /* flow_offload_add -> nf_flow_offload_add -> driver (mtk_flow_offload_replace) */
+        pf_ppe_dir_info info[2];
+        for (int k = 0; k < 2; k++) {
+            info[k].key = &c->key;
+            info[k].from_a = (k == PF_DIR_ORIG) ? c->orig_is_a : !c->orig_is_a;
+            info[k].in_iface = iif[k];
+            info[k].out_iface = oif[k];
+            info[k].n_vlan = d->n_vlan;
+        }
+        int refused[2];
+        int rc = pf_ppe_commit(s->ppe, p->ct, info, s->last_ts_ns, refused);
+        if (rc == PF_OK) {
+            c->status |= PF_IPS_HW_OFFLOAD;
+            s->stats.hw_commits++;
+        } else {
+            s->stats.hw_refused++;
+        }
+        if (s->log) {
+            char extra[96];
+            for (int k = 0; k < 2; k++) {
+                if (refused[k])
+                    snprintf(extra, sizeof extra, ",\"dir\":\"%s\",\"reason\":\"%s\"",
+                             k ? "reply" : "orig", pf_reason_name(refused[k]));
+                else
+                    snprintf(extra, sizeof extra, ",\"dir\":\"%s\"", k ? "reply" : "orig");
+                log_event(s, refused[k] ? PF_EV_HW_REFUSED : PF_EV_HW_COMMIT, p->ct,
+                          s->last_ts_ns, extra);
+            }
+        }
+    }
+    return reason;
+}
+
+/* The slow path: nf_conntrack_in at PREROUTING, routing, the forward chain (with fw4's
+ * `flow add @ft` first), confirmation at POSTROUTING. `pre` is the reason the fast path
+ * refused the packet (0 when no flow matched). */
+static void slow_path(pf_sim *s, const pf_decoded *d, pkt_ctx *p, int pre)
+{
+    const int mode_none = s->cfg.mode == PF_MODE_NONE;
+    p->path = PF_PATH_SLOW;
+
+    /* Non-first fragments are held by nf_defrag until the datagram is complete; conntrack sees
+     * the reassembled datagram once (at its first fragment here). */
+    if ((d->flags & PF_PKT_FRAGMENT) && !(d->flags & PF_PKT_FIRST_FRAGMENT)) {
+        p->reason = mode_none ? PF_R_OFFLOAD_DISABLED : PF_R_FRAGMENT;
+        return;
+    }
+    /* ICMP errors: nf_conntrack_inet_error attaches them RELATED to the connection they
+     * quote; they are never offloaded. */
+    if (d->flags & PF_PKT_ICMP_ERROR) {
+        if (d->flags & PF_PKT_HAS_INNER) {
+            pf_ct_key key;
+            int dir_is_a;
+            pf_ct_key_from_inner(d, &key, &dir_is_a);
+            uint32_t ct = pf_ct_lookup(&s->ct, &key, s->last_ts_ns);
+            if (ct != PF_CT_NONE) {
+                p->ct = ct;
+                p->dir = (dir_is_a == s->ct.conns[ct].orig_is_a) ? PF_DIR_ORIG : PF_DIR_REPLY;
+            }
+        }
+        p->reason = d->ttl <= 1 ? PF_R_TTL_EXPIRED : (mode_none ? PF_R_OFFLOAD_DISABLED : PF_R_ICMP_ERROR);
+        if (d->ttl <= 1)
+            s->stats.dropped++;
+        return;
+    }
+
+    const int ttl_expired = d->ttl <= 1;
+    int is_new = 0, dir = 0;
+    uint32_t ct = PF_CT_NONE;
+    int v = pf_ct_in(&s->ct, d, s->last_ts_ns, 1, &ct, &dir, &is_new);
+    if (v == PF_CT_FULL) {
+        s->stats.dropped++;
+        p->reason = PF_R_CT_TABLE_FULL; /* nf_conntrack_alloc: "table full, dropping packet" */
+        return;
+    }
+    if (v != PF_CT_OK) {
+        /* untracked/invalid: fw4 forwards it (drop_invalid is off by default), never offloaded */
+        p->reason = (uint8_t)(ttl_expired ? PF_R_TTL_EXPIRED
+                              : mode_none ? PF_R_OFFLOAD_DISABLED
+                              : pre       ? pre
+                                          : PF_R_CT_INVALID);
+        if (ttl_expired)
+            s->stats.dropped++;
+        return;
+    }
+    p->ct = ct;
+    p->dir = dir;
+    pf_conn *c = &s->ct.conns[ct];
+    if (ttl_expired) {
+        /* ip_forward drops it (ICMP time exceeded) before the forward chain; a new entry is
+         * never confirmed and dies with the packet. */
+        s->stats.dropped++;
+        p->reason = PF_R_TTL_EXPIRED;
+        if (is_new) {
+            pf_ct_destroy(&s->ct, ct);
+            p->ct = PF_CT_NONE;
+        }
+        return;
+    }
+    c->iface[dir] = (int8_t)p->in_if;
+    if (c->iface[!dir] >= 0)
+        p->out_if = c->iface[!dir];
+
+    /* fw4's forward chain starts with `meta l4proto { tcp, udp } flow add @ft`: it runs for
+     * every forwarded TCP/UDP packet, whatever its ingress device or packet-level oddities; a
+     * reason found by the fast path (fragment, IPv6 extension header ...) names the packet. */
+    int reason;
+    if (mode_none) {
+        reason = PF_R_OFFLOAD_DISABLED;
+    } else {
+        int r = is_tcp_udp(d) ? flow_offload_eval(s, d, p) : PF_R_L4_PROTO;
+        reason = pre ? pre : r;
+    }
+    if (is_new) {
+        pf_ct_confirm(&s->ct, ct, s->last_ts_ns); /* __nf_conntrack_confirm at POSTROUTING */
+        s->stats.ct_created++;
+    }
+    p->reason = (uint8_t)reason;
+}
+
+static void account(pf_sim *s, const pf_record *rec, pkt_ctx *p)
+{
+    pf_stats *st = &s->stats;
+    st->packets_total++;
+    st->bytes_total += rec->wirelen;
+    st->paths[p->path].packets++;
+    st->paths[p->path].bytes += rec->wirelen;
+    st->reasons[p->reason]++;
+    if (p->ct != PF_CT_NONE) {
+        pf_conn *c = &s->ct.conns[p->ct];
+        if (c->in_use && !(c->paths_seen & (1u << p->path))) {
+            c->paths_seen |= (uint8_t)(1u << p->path);
+            st->paths[p->path].flows++;
+        }
+    }
+    if (s->ct.count > st->ct_peak)
+        st->ct_peak = s->ct.count;
+    if (s->ft.live > st->flows_peak)
+        st->flows_peak = s->ft.live;
+    /* shapers sit on the egress qdisc: they see slow and SFO packets, not HFO ones */
+    if (p->path <= PF_PATH_HFO && p->out_if >= 0 && s->cfg.ifaces[p->out_if].shaped) {
+        if (p->path == PF_PATH_HFO) {
+            st->shaper_bypass_packets[p->out_if]++;
+            st->shaper_bypass_bytes[p->out_if] += rec->wirelen;
+        } else {
+            st->shaped_packets[p->out_if]++;
+            st->shaped_bytes[p->out_if] += rec->wirelen;
+        }
+    }
+}
+
+static int keep_decision(pf_sim *s, const pkt_ctx *p)
+{
+    if (s->dec_count == s->dec_cap) {
+        uint64_t cap = s->dec_cap ? s->dec_cap * 2 : 4096;
+        uint8_t *np = realloc(s->dec_path, cap);
+        if (!np)
+            return PF_E_NOMEM;
+        s->dec_path = np;
+        uint8_t *nr = realloc(s->dec_reason, cap);
+        if (!nr)
+            return PF_E_NOMEM;
+        s->dec_reason = nr;
+        s->dec_cap = cap;
+    }
+    s->dec_path[s->dec_count] = p->path;
+    s->dec_reason[s->dec_count] = p->reason;
+    s->dec_count++;
+    return PF_OK;
+}
+
+static void log_packet(pf_sim *s, const pf_record *rec, const pkt_ctx *p, int64_t now)
+{
+    FILE *f = s->log;
+    fprintf(f, "{\"i\":%" PRIu64 ",\"t\":", rec->index);
+    log_time(f, now);
+    if (p->ct != PF_CT_NONE && s->ct.conns[p->ct].in_use)
+        fprintf(f, ",\"flow\":%" PRIu64 ",\"dir\":\"%s\"", s->ct.conns[p->ct].id,
+                p->dir ? "reply" : "orig");
+    else
+        fputs(",\"flow\":null,\"dir\":null", f);
+    fprintf(f, ",\"path\":\"%s\",\"reason\":\"%s\"}\n", pf_path_name(p->path),
+            pf_reason_name(p->reason));
+}
+
+static void route(pf_sim *s, const pf_record *rec, const pf_decoded *d, pkt_ctx *p)
+{
+    const pf_config *cfg = &s->cfg;
+    int sc = addr_class(cfg, d->l3, d->src), dc = addr_class(cfg, d->l3, d->dst);
+    if (dc == ADDR_MULTICAST || sc == ADDR_MULTICAST || (d->flags & PF_PKT_L2_MULTICAST)) {
+        p->path = PF_PATH_NOT_FORWARDED;
+        p->reason = PF_R_MULTICAST;
+        return;
+    }
+    if (sc == ADDR_MARTIAN || dc == ADDR_MARTIAN) {
+        p->path = PF_PATH_NOT_FORWARDED;
+        p->reason = PF_R_MARTIAN;
+        return;
+    }
+    if (sc == ADDR_LINK_LOCAL6 || dc == ADDR_LINK_LOCAL6) {
+        p->path = PF_PATH_NOT_FORWARDED;
+        p->reason = PF_R_LINK_LOCAL;
+        return;
+    }
+    int in_if = -1;
+    if (rec->if_id >= 0 && rec->if_id < 64)
+        in_if = cfg->capture_if_map[rec->if_id];
+    if (in_if < 0)
+        in_if = sc == ADDR_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+    int dst_role = dc == ADDR_LAN ? PF_ROLE_LAN : PF_ROLE_WAN;
+    if (cfg->ifaces[in_if].role == dst_role) {
+        p->path = PF_PATH_NOT_FORWARDED;
+        p->reason = PF_R_SAME_SIDE;
+        return;
+    }
+    p->in_if = in_if;
+    p->out_if = dst_role == PF_ROLE_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+    p->path = PF_PATH_SLOW; /* forwarded; refined below */
+}
+
+int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t *path_out,
+                  uint8_t *reason_out, uint64_t *flow_id_out)
+{
+    int64_t now = clock_advance(s, rec->ts_ns);
+    pkt_ctx p = {.in_if = -1, .out_if = -1, .ct = PF_CT_NONE, .dir = 0};
+
+    if (rec->bad_record) {
+        p.path = PF_PATH_UNPARSED;
+        p.reason = rec->bad_record;
+    } else if (d->status != PF_DEC_OK) {
+        static const uint8_t st_reason[] = {0, PF_R_NOT_IP, PF_R_TRUNCATED_HEADER, PF_R_BAD_HEADER,
+                                            PF_R_UNSUPPORTED_LINKTYPE};
+        p.path = d->status == PF_DEC_NOT_IP ? PF_PATH_NOT_FORWARDED : PF_PATH_UNPARSED;
+        p.reason = d->status < 5 ? st_reason[d->status] : PF_R_BAD_HEADER;
+    } else {
+        route(s, rec, d, &p);
+    }
+
+    if (p.path == PF_PATH_SLOW) {
+        int pre = 0;
+        if (s->cfg.mode != PF_MODE_NONE) {
+            pre = fastpath_precheck(s, d, p.in_if);
+            pf_ct_key key;
+            int dir_is_a = 0;
+            uint32_t ct = PF_CT_NONE;
+            if (is_tcp_udp(d) && (d->flags & PF_PKT_HAS_L4)) {
+                pf_ct_key_from_packet(d, &key, &dir_is_a);
+                ct = pf_ct_lookup(&s->ct, &key, now);
+            }
+            pf_flow *f = ct != PF_CT_NONE ? pf_ft_lookup(&s->ft, ct) : NULL;
+            if (f) {
+                pf_conn *c = &s->ct.conns[ct];
+                int dir = (dir_is_a == c->orig_is_a) ? PF_DIR_ORIG : PF_DIR_REPLY;
+                int hw_eligible = !pre && d->ip_len <= f->mtu[dir] &&
+                                  !(d->tcp_flags & (PF_TCP_SYN | PF_TCP_FIN | PF_TCP_RST));
+                int hw_reason = 0;
+                if (s->ppe && (f->flags & PF_FLOW_HW) &&
+                    pf_ppe_packet(s->ppe, ct, dir, now, hw_eligible, d->tcp_flags, &hw_reason)) {
+                    /* bound FOE entry: the PPE forwards it, the CPU never sees it */
+                    p.path = PF_PATH_HFO;
+                    p.reason = PF_R_HW_FORWARDED;
+                    p.ct = ct;
+                    p.dir = dir;
+                    p.out_if = f->oif[dir];
+                } else if (!pre) {
+                    if (f->iif[dir] != p.in_if) {
+                        pre = PF_R_IIF_MISMATCH; /* the tuple includes the input interface */
+                    } else if (d->ip_len > f->mtu[dir]) {
+                        pre = PF_R_MTU_EXCEEDED; /* nf_flow_exceeds_mtu */
+                    } else if (d->l4proto == 6 && (d->tcp_flags & (PF_TCP_FIN | PF_TCP_RST))) {
+                        /* nf_flow_state_check (<= 6.13): FIN or RST tears the flow down and
+                         * the packet goes to the slow path */
+                        pf_ft_teardown(&s->ft, ct, now, PF_FT_FIN_RST);
+                        pre = PF_R_TCP_FIN_RST;
+                    } else {
+                        /* forwarded by the software flowtable (nf_flow_offload_forward):
+                         * flow_offload_refresh, then neigh_xmit / dev_queue_xmit */
+                        pf_ft_refresh(&s->ft, ct, now);
+                        p.path = PF_PATH_SFO;
+                        p.reason = (uint8_t)((s->ppe && (f->flags & PF_FLOW_HW))
+                                                 ? hw_reason
+                                                 : PF_R_FLOW_OFFLOADED);
+                        p.ct = ct;
+                        p.dir = dir;
+                        p.out_if = f->oif[dir];
+                    }
+                }
+            }
+        }
+        if (p.path == PF_PATH_SLOW)
+            slow_path(s, d, &p, pre);
+    }
+
+    account(s, rec, &p);
+    if (s->log)
+        log_packet(s, rec, &p, now);
+    if (path_out)
+        *path_out = p.path;
+    if (reason_out)
+        *reason_out = p.reason;
+    if (flow_id_out)
+        *flow_id_out = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? s->ct.conns[p.ct].id : 0;
+    if (s->cfg.keep_decisions)
+        return keep_decision(s, &p);
+    return PF_OK;
+}
+
+int pf_sim_finish(pf_sim *s)
+{
+    if (s->log && (fflush(s->log) != 0 || ferror(s->log)))
+        return PF_E_IO;
+    return PF_OK;
+}

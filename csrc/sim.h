@@ -1,0 +1,39 @@
+/* sim.h: the router simulator: one configuration, fed one decoded packet at a time by the run
+ * driver (run.c). Prefix: pf_sim_. */
+#ifndef PF_SIM_H
+#define PF_SIM_H
+
+#include <stdio.h>
+
+#include "conntrack.h"
+#include "flowtable.h"
+
+struct pf_ppe;
+
+struct pf_sim {
+    pf_config cfg;
+    pf_ct_table ct;
+    pf_ft_table ft;
+    struct pf_ppe *ppe;        /* mode hw only */
+    pf_stats stats;
+    FILE *log;
+    char *log_buf;
+    int log_error;
+    /* per-packet decisions, kept when cfg.keep_decisions */
+    uint8_t *dec_path, *dec_reason;
+    uint64_t dec_count, dec_cap;
+    /* clock */
+    int started;
+    int64_t last_ts_ns;
+    int64_t last_tick;
+};
+
+/* Feeds one record (decoded) to the simulator. Returns PF_OK or PF_E_NOMEM (decisions). The
+ * chosen path and reason are returned for the annotated output. */
+int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t *path_out,
+                  uint8_t *reason_out, uint64_t *flow_id_out);
+
+/* Runs the GC to the end of the trace (for final occupancy figures) and flushes the log. */
+int pf_sim_finish(pf_sim *s);
+
+#endif

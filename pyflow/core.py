@@ -1,0 +1,360 @@
+"""Thin wrapper over the C core: options -> pf_config, one C call per file, stats -> Result."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import presets
+from ._core import ffi, lib
+from .errors import ERRORS_BY_CODE, CaptureError, ConfigError, PyflowError
+
+SCHEMA_VERSION = 1
+PATHS = ("slow", "sfo", "hfo", "not_forwarded", "unparsed")
+MODES = {"none": lib.PF_MODE_NONE, "sw": lib.PF_MODE_SW, "hw": lib.PF_MODE_HW}
+REASONS = tuple(ffi.string(lib.pf_reason_name(i)).decode() for i in range(lib.PF_REASON_COUNT))
+_ROLES = {"lan": lib.PF_ROLE_LAN, "wan": lib.PF_ROLE_WAN}
+_KINDS = {"ethernet": lib.PF_KIND_ETHERNET, "wifi": lib.PF_KIND_WIFI}
+_BANDS = {None: lib.PF_BAND_NONE, "2g": lib.PF_BAND_2G, "5g": lib.PF_BAND_5G, "6g": lib.PF_BAND_6G}
+
+ProgressFn = Callable[[int, int, int], Optional[bool]]
+
+
+@dataclass
+class Interface:
+    """One router interface of the topology."""
+
+    name: str
+    role: str = "lan"             # lan | wan
+    kind: str = "ethernet"        # ethernet | wifi
+    band: Optional[str] = None    # 2g | 5g | 6g for Wi-Fi
+    in_flowtable: bool = True
+    wed: bool = True              # Wi-Fi radio attached to WED (when the SoC has WED)
+    shaper: bool = False          # SQM / cake on this interface
+    mtu: int = 1500
+
+
+@dataclass
+class Options:
+    """Everything a replay can be told. Field names are the keyword arguments of replay()."""
+
+    mode: str = "sw"
+    kernel: str = presets.DEFAULT_KERNEL
+    sysctl: str = presets.DEFAULT_SYSCTL
+    ct_max: int = 65536
+    tcp_loose: bool = True
+    flow_timeout: Optional[int] = None      # both nf_flowtable_{tcp,udp}_timeout
+    flow_timeout_tcp: int = 30
+    flow_timeout_udp: int = 30
+    mtu: Optional[int] = None               # MTU of every interface
+    lan_prefixes: Sequence[str] = ()
+    interfaces: Optional[Sequence[Union[Interface, Mapping[str, Any]]]] = None
+    capture_map: Optional[Mapping[int, str]] = None   # pcapng interface id -> interface name
+    soc: str = presets.DEFAULT_SOC
+    ppe_entries: Optional[int] = None
+    wed_2g: bool = False
+    keep_decisions: bool = False
+    log: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = {
+            "mode": self.mode, "kernel": self.kernel, "sysctl": self.sysctl, "ct_max": self.ct_max,
+            "tcp_loose": self.tcp_loose,
+            "flow_timeout_tcp": self.flow_timeout if self.flow_timeout is not None else self.flow_timeout_tcp,
+            "flow_timeout_udp": self.flow_timeout if self.flow_timeout is not None else self.flow_timeout_udp,
+            "lan_prefixes": list(self.lan_prefixes),
+        }
+        if self.mtu is not None:
+            d["mtu"] = self.mtu
+        if self.mode == "hw":
+            d.update(soc=self.soc, ppe_entries=self.ppe_entries, wed_2g=self.wed_2g)
+        if self.interfaces is not None:
+            d["interfaces"] = [vars(_as_iface(i)) for i in self.interfaces]
+        if self.capture_map:
+            d["capture_map"] = {str(k): v for k, v in self.capture_map.items()}
+        return d
+
+
+def _as_iface(i: Union[Interface, Mapping[str, Any]]) -> Interface:
+    return i if isinstance(i, Interface) else Interface(**i)
+
+
+def _set_name(buf: Any, name: str) -> None:
+    raw = name.encode()[:31]
+    ffi.memmove(buf, raw + b"\0", len(raw) + 1)
+
+
+def build_config(opts: Options) -> Any:
+    """Fills a pf_config from Options (raising ConfigError on bad values)."""
+    cfg = ffi.new("pf_config *")
+    lib.pf_config_default(cfg)
+    if opts.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}")
+    cfg.mode = MODES[opts.mode]
+    if opts.kernel not in presets.KERNELS:
+        raise ConfigError(f"kernel must be one of {', '.join(presets.KERNELS)}, not {opts.kernel!r}")
+    cfg.kernel_version = presets.KERNELS[opts.kernel]
+    if opts.sysctl not in presets.SYSCTLS:
+        raise ConfigError(f"sysctl profile must be one of {', '.join(presets.SYSCTLS)}")
+    sc = presets.SYSCTLS[opts.sysctl]
+    for i, v in enumerate(sc["tcp"]):
+        cfg.tcp_timeouts_s[i] = v
+    cfg.udp_timeout_s = sc["udp"]
+    cfg.udp_timeout_stream_s = sc["udp_stream"]
+    cfg.ct_max = opts.ct_max
+    cfg.tcp_loose = 1 if opts.tcp_loose else 0
+    tcp_to = opts.flow_timeout if opts.flow_timeout is not None else opts.flow_timeout_tcp
+    udp_to = opts.flow_timeout if opts.flow_timeout is not None else opts.flow_timeout_udp
+    if tcp_to < 1 or udp_to < 1:
+        raise ConfigError("flow timeouts must be at least 1 s")
+    cfg.flow_timeout_tcp_s = tcp_to
+    cfg.flow_timeout_udp_s = udp_to
+
+    # SoC preset (used in mode hw)
+    if opts.soc not in presets.SOCS:
+        raise ConfigError(f"soc must be one of {', '.join(presets.SOCS)}, not {opts.soc!r}")
+    soc = presets.SOCS[opts.soc]
+    entries = presets.foe_entries(cfg.kernel_version) if soc.has_ppe else 0
+    if opts.ppe_entries is not None:
+        entries = opts.ppe_entries
+    cfg.ppe_entries = entries
+    cfg.ppe_ways = soc.ways
+    cfg.ppe_count = soc.ppe_count
+    cfg.ppe_ipv6 = 1 if soc.ipv6 else 0
+    # the STATIC entries are a property of the 8K/16K MT7621 table; a study table has none
+    cfg.ppe_mt7621_static = 1 if soc.mt7621_static and opts.ppe_entries is None else 0
+    cfg.wed_version = soc.wed_version
+    cfg.wed_2g = 1 if opts.wed_2g else 0
+
+    # topology
+    if opts.interfaces is not None:
+        ifaces = [_as_iface(i) for i in opts.interfaces]
+        if not 2 <= len(ifaces) <= 16:
+            raise ConfigError("a topology needs 2 to 16 interfaces")
+        cfg.n_ifaces = len(ifaces)
+        cfg.default_lan_iface = cfg.default_wan_iface = -1
+        for idx, itf in enumerate(ifaces):
+            c = cfg.ifaces[idx]
+            _set_name(c.name, itf.name)
+            if itf.role not in _ROLES or itf.kind not in _KINDS or itf.band not in _BANDS:
+                raise ConfigError(f"interface {itf.name}: bad role/kind/band")
+            c.role = _ROLES[itf.role]
+            c.kind = _KINDS[itf.kind]
+            c.band = _BANDS[itf.band]
+            c.in_flowtable = 1 if itf.in_flowtable else 0
+            c.wed = 1 if itf.wed else 0
+            c.shaped = 1 if itf.shaper else 0
+            c.mtu = itf.mtu
+            if itf.role == "lan" and cfg.default_lan_iface < 0:
+                cfg.default_lan_iface = idx
+            if itf.role == "wan" and cfg.default_wan_iface < 0:
+                cfg.default_wan_iface = idx
+        if cfg.default_lan_iface < 0 or cfg.default_wan_iface < 0:
+            raise ConfigError("a topology needs at least one lan and one wan interface")
+        names = {itf.name: idx for idx, itf in enumerate(ifaces)}
+    else:
+        names = {"lan": 0, "wan": 1}
+    if opts.mtu is not None:
+        for idx in range(cfg.n_ifaces):
+            cfg.ifaces[idx].mtu = opts.mtu
+    for cap_id, name in (opts.capture_map or {}).items():
+        if not 0 <= int(cap_id) < 64:
+            raise ConfigError(f"capture interface id {cap_id} out of range 0..63")
+        if name not in names:
+            raise ConfigError(f"capture interface {cap_id} mapped to unknown interface {name!r}")
+        cfg.capture_if_map[int(cap_id)] = names[name]
+    if len(opts.lan_prefixes) > 16:
+        raise ConfigError("at most 16 LAN prefixes")
+    for i, text in enumerate(opts.lan_prefixes):
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"bad LAN prefix {text!r}: {exc}") from None
+        raw = net.network_address.packed
+        ffi.memmove(cfg.lan_prefix_addr[i], raw + bytes(16 - len(raw)), 16)
+        cfg.lan_prefix_len[i] = net.prefixlen
+        cfg.lan_prefix_l3[i] = net.version
+    cfg.n_lan_prefixes = len(opts.lan_prefixes)
+    cfg.keep_decisions = 1 if opts.keep_decisions else 0
+    return cfg
+
+
+@dataclass
+class Result:
+    """The outcome of one replay: the JSON-ready statistics and, if asked, per-packet decisions."""
+
+    stats: Dict[str, Any]
+    decisions: Optional[List[Tuple[str, str]]] = None
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> Dict[str, Dict[str, int]]:
+        return self.stats["paths"]
+
+    @property
+    def reasons(self) -> Dict[str, int]:
+        return self.stats["reasons"]
+
+    def path_list(self) -> List[str]:
+        """The path of every packet in file order (needs keep_decisions=True)."""
+        if self.decisions is None:
+            raise PyflowError("decisions were not kept: pass keep_decisions=True")
+        return [p for p, _ in self.decisions]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.stats
+
+    def to_json(self, indent: Optional[int] = 2) -> str:
+        return json.dumps(self.stats, indent=indent, sort_keys=False)
+
+
+def _raise(err: Any, path: str, partial: Optional[Result] = None) -> None:
+    code = err.code
+    cls = ERRORS_BY_CODE.get(code, PyflowError)
+    message = ffi.string(err.message).decode(errors="replace") or ffi.string(lib.pf_strerror(code)).decode()
+    if cls is MemoryError:
+        raise MemoryError(f"{path}: {message}")
+    offset = int(err.offset) if cls not in (ConfigError,) else None
+    if code in (-2, -3):  # open / empty: an offset says nothing
+        offset = None
+    exc = cls(message, path=path, offset=offset)
+    if isinstance(exc, CaptureError):
+        exc.partial_result = partial
+    raise exc
+
+
+@ffi.def_extern()
+def pf_py_progress(ctx: Any, records: int, done: int, total: int) -> int:
+    fn = ffi.from_handle(ctx)
+    try:
+        return 1 if fn(int(records), int(done), int(total)) else 0
+    except BaseException:  # an exception must not cross the C frame: cancel the run
+        return 1
+
+
+def _ns_to_s(ns: int) -> float:
+    return ns / 1e9
+
+
+def stats_to_dict(st: Any, info: Any, opts: Options, path: str) -> Dict[str, Any]:
+    """The documented JSON shape (README "Output")."""
+    paths = {}
+    for i, name in enumerate(PATHS):
+        p = st.paths[i]
+        paths[name] = {"packets": int(p.packets), "bytes": int(p.bytes), "flows": int(p.flows)}
+    reasons = {REASONS[i]: int(st.reasons[i]) for i in range(lib.PF_REASON_COUNT) if st.reasons[i]}
+    d: Dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "trace": {
+            "path": path,
+            "format": "pcapng" if info.is_pcapng else "pcap",
+            "size_bytes": int(info.file_size),
+            "records": int(info.records),
+            "truncated_records": int(info.truncated_records),
+            "capture_interfaces": int(info.n_capture_ifaces),
+            "first_ts": _ns_to_s(st.first_ts_ns) if info.records else None,
+            "last_ts": _ns_to_s(st.last_ts_ns) if info.records else None,
+            "duration_s": _ns_to_s(st.last_ts_ns - st.first_ts_ns) if info.records else 0.0,
+            "ts_backwards": int(st.ts_backwards),
+        },
+        "options": opts.to_dict(),
+        "packets_total": int(st.packets_total),
+        "bytes_total": int(st.bytes_total),
+        "paths": paths,
+        "reasons": dict(sorted(reasons.items())),
+        "dropped": int(st.dropped),
+        "conntrack": {
+            "connections": int(st.ct_created),
+            "peak": int(st.ct_peak),
+            "early_drops": int(st.ct_early_drops),
+            "max": opts.ct_max,
+        },
+        "flowtable": {
+            "added": int(st.flows_added),
+            "peak": int(st.flows_peak),
+            "teardown_fin_rst": int(st.flows_teardown_fin_rst),
+            "timeouts": int(st.flows_timeout),
+        },
+    }
+    if opts.mode == "hw":
+        d["hw"] = {
+            "commits": int(st.hw_commits),
+            "refused": int(st.hw_refused),
+            "binds": int(st.hw_binds),
+            "age_outs": int(st.hw_age_outs),
+            "removals": int(st.hw_removals),
+            "ppe_bound_peak": int(st.ppe_bound_peak),
+            "ppe_bound_mean": (st.ppe_bound_sum / st.ppe_samples) if st.ppe_samples else 0.0,
+        }
+    return d
+
+
+def replay(path: Union[str, os.PathLike], mode: str = "sw", *, progress: Optional[ProgressFn] = None,
+           progress_every: int = 1 << 20, **options: Any) -> Result:
+    """Replays one capture through the router model; the whole file is processed inside C.
+
+    `options` are the fields of Options (kernel, sysctl, ct_max, flow_timeout, soc, ppe_entries,
+    log, keep_decisions, ...). Raises a CaptureError subclass naming the file and byte offset
+    for bad input, ConfigError for bad options, OutputError when the log cannot be written.
+    """
+    try:
+        opts = Options(mode=mode, **options)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+    return run_many(path, [opts], progress=progress, progress_every=progress_every)[0]
+
+
+def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
+             progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20) -> List[Result]:
+    """One pass over the file feeding every configuration (the what-if engine)."""
+    spath = os.fspath(path)
+    err = ffi.new("pf_error_info *")
+    sims = []
+    keep = []
+    try:
+        for opts in configs:
+            cfg = build_config(opts)
+            log_c = None
+            if opts.log is not None:
+                log_c = ffi.new("char[]", os.fsencode(opts.log))
+                keep.append(log_c)
+                cfg.log_path = log_c
+            out = ffi.new("pf_sim **")
+            rc = lib.pf_sim_create(cfg, out, err)
+            if rc:
+                _raise(err, opts.log if rc == lib.PF_E_IO else spath)
+            sims.append(out[0])
+        arr = ffi.new("pf_sim *[]", sims)
+        info = ffi.new("pf_run_info *")
+        ropts = ffi.new("pf_run_opts *")
+        handle = None
+        if progress is not None:
+            handle = ffi.new_handle(progress)
+            ropts.progress = lib.pf_py_progress
+            ropts.progress_ctx = handle
+            ropts.progress_every = max(1, int(progress_every))
+        rc = lib.pf_run_file(os.fsencode(spath), arr, len(sims), ropts, info, err)
+        results = []
+        for sim, opts in zip(sims, configs):
+            st = ffi.new("pf_stats *")
+            lib.pf_sim_stats(sim, st)
+            res = Result(stats_to_dict(st, info, opts, spath))
+            if info.truncated_records:
+                res.warnings.append(f"{spath}: the last record is cut short by the end of the file "
+                                    f"(counted as unparsed/truncated_record)")
+            if opts.keep_decisions:
+                n = lib.pf_sim_decision_count(sim)
+                pbuf = ffi.new("uint8_t[]", max(1, n))
+                rbuf = ffi.new("uint8_t[]", max(1, n))
+                lib.pf_sim_decisions(sim, pbuf, rbuf, n)
+                pb, rb = bytes(ffi.buffer(pbuf, n)), bytes(ffi.buffer(rbuf, n))
+                res.decisions = [(PATHS[pb[i]], REASONS[rb[i]]) for i in range(n)]
+            results.append(res)
+        if rc:
+            _raise(err, spath, partial=results[0] if results and info.records else None)
+        return results
+    finally:
+        for s in sims:  # owned here for the length of the call: destroyed (and logs closed) now
+            lib.pf_sim_destroy(s)

@@ -1,0 +1,71 @@
+"""Output formats, in one place: the terminal table and JSON."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from .core import PATHS, Result
+
+# Which path each reason belongs to (documented in the README reason table).
+_PATH_TITLES = {"slow": "slow path", "sfo": "SFO", "hfo": "HFO", "not_forwarded": "not forwarded",
+                "unparsed": "unparsed"}
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:5.1f}%" if whole else "    -"
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def table(result: Result) -> str:
+    """A readable summary for a terminal."""
+    s = result.stats
+    t = s["trace"]
+    o = s["options"]
+    lines: List[str] = []
+    mode = o["mode"] + (f" ({o['soc']}, {o.get('ppe_entries') or 'preset'} FOE entries)" if o["mode"] == "hw" else "")
+    lines.append(f"{t['path']}: {t['format']}, {s['packets_total']} packets, "
+                 f"{_human_bytes(s['bytes_total'])}, {t['duration_s']:.3f} s")
+    lines.append(f"mode {mode}, kernel {o['kernel']}, sysctl {o['sysctl']}")
+    lines.append("")
+    lines.append(f"{'path':<14}{'packets':>12}{'':>8}{'bytes':>14}{'':>8}{'flows':>9}")
+    total_p, total_b = s["packets_total"], s["bytes_total"]
+    for name in PATHS:
+        p = s["paths"][name]
+        lines.append(f"{_PATH_TITLES[name]:<14}{p['packets']:>12}{_pct(p['packets'], total_p):>8}"
+                     f"{p['bytes']:>14}{_pct(p['bytes'], total_b):>8}{p['flows']:>9}")
+    lines.append("")
+    lines.append("reasons (packets):")
+    for reason, n in sorted(s["reasons"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {reason:<24}{n:>12}")
+    ct, ft = s["conntrack"], s["flowtable"]
+    lines.append("")
+    lines.append(f"conntrack: {ct['connections']} connections, peak {ct['peak']} entries, "
+                 f"{ct['early_drops']} early drops; flowtable: {ft['added']} flows added, peak {ft['peak']}, "
+                 f"{ft['timeouts']} timed out, {ft['teardown_fin_rst']} torn down by FIN/RST")
+    if "hw" in s:
+        h = s["hw"]
+        lines.append(f"hardware: {h['commits']} flows committed, {h['refused']} refused, {h['binds']} binds, "
+                     f"{h['age_outs']} age-outs, PPE bound peak {h['ppe_bound_peak']}, "
+                     f"mean {h['ppe_bound_mean']:.1f}")
+    if s["dropped"]:
+        lines.append(f"dropped by the router: {s['dropped']} packets")
+    return "\n".join(lines)
+
+
+def to_json(result: Result) -> str:
+    return json.dumps(result.stats, indent=2)
+
+
+def many_to_json(results: List[Result]) -> str:
+    return json.dumps([r.stats for r in results], indent=2)
+
+
+def load_json(text: str) -> Dict[str, Any]:
+    return json.loads(text)
