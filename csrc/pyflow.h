@@ -63,7 +63,7 @@ enum pf_reason {
     PF_R_IIF_MISMATCH = 25,      /* arrived on another interface than the flow recorded */
     PF_R_NOT_FLOWTABLE_DEVICE = 26, /* ingress device not in the flowtable */
     PF_R_L4_TRUNCATED = 27,      /* L4 header cut by the capture: fast path cannot read it */
-    PF_R_CT_NOT_REPLIED_TCP = 28, /* reserved */
+    PF_R_ENCAP_UNSUPPORTED = 28, /* more than one VLAN tag, or VLAN + PPPoE: fast path cannot parse */
     /* software fast path */
     PF_R_FLOW_OFFLOADED = 29,    /* mode sw: forwarded by the flowtable */
     PF_R_HW_BIND_PENDING = 30,   /* mode hw: accepted by the driver, PPE entry not bound yet */

@@ -270,7 +270,11 @@ void pf_sim_destroy(pf_sim *s)
     free(s);
 }
 
-void pf_sim_stats(const pf_sim *s, pf_stats *out) { *out = s->stats; }
+void pf_sim_stats(const pf_sim *s, pf_stats *out)
+{
+    *out = s->stats;
+    out->ct_early_drops = s->ct.early_drops;
+}
 
 uint64_t pf_sim_decision_count(const pf_sim *s) { return s->dec_count; }
 
@@ -361,14 +365,15 @@ static int fastpath_precheck(const pf_sim *s, const pf_decoded *d, int in_if)
         return PF_R_L4_TRUNCATED;         /* pskb_may_pull of the ports fails */
     if (d->ttl <= 1)
         return PF_R_TTL_EXPIRED;          /* iph->ttl <= 1 */
-    if (d->n_vlan > 1 || (d->n_vlan && d->has_pppoe))
-        return PF_R_NOT_FLOWTABLE_DEVICE; /* nf_flow_skb_encap_protocol: one tag or PPPoE */
+    if (d->n_vlan > 1 || (d->n_vlan && d->has_pppoe) || (d->flags & PF_PKT_VLAN_EXCESS))
+        return PF_R_ENCAP_UNSUPPORTED; /* nf_flow_skb_encap_protocol: one tag or PPPoE */
     return 0;
 }
 
 /* nft_flow_offload_eval (net/netfilter/nft_flow_offload.c). Returns the slow-path reason: the
- * first rule that refuses, or PF_R_FLOW_ADD / PF_R_FLOW_TIMEOUT when this packet created the
- * flow. */
+ * first rule that refuses, in the kernel's order (so a TCP SYN is refused for its TCP state
+ * before the confirmation test), or PF_R_FLOW_ADD / PF_R_FLOW_TIMEOUT when this packet created
+ * the flow. */
 static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
 {
     pf_conn *c = &s->ct.conns[p->ct];

@@ -102,7 +102,8 @@ def to_ns(ts: TsLike) -> int:
     if isinstance(ts, int):
         return ts * 1_000_000_000
     if isinstance(ts, float):
-        ts = Decimal(repr(ts))
+        # float sums (0.02 + 0.031) carry binary noise: round to the nearest nanosecond
+        return int((Decimal(repr(ts)) * 1_000_000_000).to_integral_value())
     elif isinstance(ts, str):
         ts = Decimal(ts)
     if isinstance(ts, Decimal):

@@ -142,9 +142,10 @@ int main(int argc, char **argv)
                        (long long)rec.ts_ns, rec.caplen, rec.wirelen, rec.if_id, rec.linktype,
                        rec.is_bad ? (int)rec.bad_record : -1, status_name[d.status < 5 ? d.status : 0], d.l3, d.l4proto, s,
                        t, d.sport, d.dport, d.flags);
-                if (d.n_vlan)
-                    printf(" vlan=%u%s%u", d.vlan_id[0], d.n_vlan > 1 ? "," : "",
-                           d.n_vlan > 1 ? d.vlan_id[1] : 0);
+                if (d.n_vlan == 1)
+                    printf(" vlan=%u", d.vlan_id[0]);
+                else if (d.n_vlan > 1)
+                    printf(" vlan=%u,%u", d.vlan_id[0], d.vlan_id[1]);
                 if (d.has_pppoe)
                     printf(" pppoe=%u", d.pppoe_sid);
                 if (d.radio_freq_mhz)
