@@ -32,52 +32,53 @@ enum pf_path {
 
 /* Why a packet took its path. Names (pf_reason_name) are the stable strings of the JSON output. */
 enum pf_reason {
+    PF_R_NONE = 0,               /* no reason (also: pf_record.bad_record of a sound record) */
     /* unparsed */
-    PF_R_TRUNCATED_RECORD = 0,   /* record cut short by the end of the file */
-    PF_R_BAD_INTERFACE = 1,      /* pcapng packet names an interface without IDB */
-    PF_R_TRUNCATED_HEADER = 2,   /* L2/L3 headers longer than the captured bytes */
-    PF_R_BAD_HEADER = 3,         /* impossible L2/L3 header */
-    PF_R_UNSUPPORTED_LINKTYPE = 4,
+    PF_R_TRUNCATED_RECORD = 1,   /* record cut short by the end of the file */
+    PF_R_BAD_INTERFACE = 2,      /* pcapng packet names an interface without IDB */
+    PF_R_TRUNCATED_HEADER = 3,   /* L2/L3 headers longer than the captured bytes */
+    PF_R_BAD_HEADER = 4,         /* impossible L2/L3 header */
+    PF_R_UNSUPPORTED_LINKTYPE = 5,
     /* not forwarded */
-    PF_R_NOT_IP = 5,             /* ARP, STP, LLDP, 802.11 management ... */
-    PF_R_MULTICAST = 6,          /* multicast / broadcast destination */
-    PF_R_LINK_LOCAL = 7,         /* IPv6 link-local source or destination */
-    PF_R_SAME_SIDE = 8,          /* both ends on the same router side */
-    PF_R_MARTIAN = 9,            /* loopback / unspecified address */
+    PF_R_NOT_IP = 6,             /* ARP, STP, LLDP, 802.11 management ... */
+    PF_R_MULTICAST = 7,          /* multicast / broadcast destination */
+    PF_R_LINK_LOCAL = 8,         /* IPv6 link-local source or destination */
+    PF_R_SAME_SIDE = 9,          /* both ends on the same router side */
+    PF_R_MARTIAN = 10,            /* loopback / unspecified address */
     /* slow path */
-    PF_R_OFFLOAD_DISABLED = 10,  /* mode none: no flowtable */
-    PF_R_CT_NEW = 11,            /* conntrack entry not confirmed yet (first packet) */
-    PF_R_FLOW_ADD = 12,          /* this packet created the flowtable entry */
-    PF_R_FLOW_TIMEOUT = 13,      /* the flow had expired (idle); this packet re-created it */
-    PF_R_TCP_NOT_ESTABLISHED = 14,
-    PF_R_TCP_FIN_RST = 15,
-    PF_R_CT_INVALID = 16,        /* conntrack marks the packet invalid (no entry) */
-    PF_R_CT_TABLE_FULL = 17,     /* nf_conntrack_max reached, no early-drop victim: dropped */
-    PF_R_IPV4_OPTIONS = 18,
-    PF_R_FRAGMENT = 19,
-    PF_R_IPV6_EXT_HEADER = 20,
-    PF_R_TTL_EXPIRED = 21,       /* TTL/hop limit <= 1: dropped by the router */
-    PF_R_MTU_EXCEEDED = 22,
-    PF_R_L4_PROTO = 23,          /* not TCP/UDP: never offloaded */
-    PF_R_ICMP_ERROR = 24,        /* ICMP error (related to a connection when one matches) */
-    PF_R_IIF_MISMATCH = 25,      /* arrived on another interface than the flow recorded */
-    PF_R_NOT_FLOWTABLE_DEVICE = 26, /* ingress device not in the flowtable */
-    PF_R_L4_TRUNCATED = 27,      /* L4 header cut by the capture: fast path cannot read it */
-    PF_R_ENCAP_UNSUPPORTED = 28, /* more than one VLAN tag, or VLAN + PPPoE: fast path cannot parse */
+    PF_R_OFFLOAD_DISABLED = 11,  /* mode none: no flowtable */
+    PF_R_CT_NEW = 12,            /* conntrack entry not confirmed yet (first packet) */
+    PF_R_FLOW_ADD = 13,          /* this packet created the flowtable entry */
+    PF_R_FLOW_TIMEOUT = 14,      /* the flow had expired (idle); this packet re-created it */
+    PF_R_TCP_NOT_ESTABLISHED = 15,
+    PF_R_TCP_FIN_RST = 16,
+    PF_R_CT_INVALID = 17,        /* conntrack marks the packet invalid (no entry) */
+    PF_R_CT_TABLE_FULL = 18,     /* nf_conntrack_max reached, no early-drop victim: dropped */
+    PF_R_IPV4_OPTIONS = 19,
+    PF_R_FRAGMENT = 20,
+    PF_R_IPV6_EXT_HEADER = 21,
+    PF_R_TTL_EXPIRED = 22,       /* TTL/hop limit <= 1: dropped by the router */
+    PF_R_MTU_EXCEEDED = 23,
+    PF_R_L4_PROTO = 24,          /* not TCP/UDP: never offloaded */
+    PF_R_ICMP_ERROR = 25,        /* ICMP error (related to a connection when one matches) */
+    PF_R_IIF_MISMATCH = 26,      /* arrived on another interface than the flow recorded */
+    PF_R_NOT_FLOWTABLE_DEVICE = 27, /* ingress device not in the flowtable */
+    PF_R_L4_TRUNCATED = 28,      /* L4 header cut by the capture: fast path cannot read it */
+    PF_R_ENCAP_UNSUPPORTED = 29, /* more than one VLAN tag, or VLAN + PPPoE: fast path cannot parse */
     /* software fast path */
-    PF_R_FLOW_OFFLOADED = 29,    /* mode sw: forwarded by the flowtable */
-    PF_R_HW_BIND_PENDING = 30,   /* mode hw: accepted by the driver, PPE entry not bound yet */
-    PF_R_PPE_BUCKET_FULL = 31,   /* all ways of the flow's FOE bucket are bound */
-    PF_R_PPE_TABLE_FULL = 32,    /* reserved: whole table bound */
-    PF_R_PPE_IPV6_UNSUPPORTED = 33,
-    PF_R_PPE_UNSUPPORTED_ENCAP = 34, /* too many VLAN tags, tunnel ... (driver refuses) */
-    PF_R_WIFI_NO_WED = 35,       /* Wi-Fi end without WED */
-    PF_R_WED_2G_EXCLUDED = 36,   /* 2.4 GHz radio: WED does not cover it */
-    PF_R_HW_NO_PPE = 37,         /* SoC without a PPE (or ingress never passes one) */
-    PF_R_HW_AGED = 38,           /* bound entry aged out; relearning */
+    PF_R_FLOW_OFFLOADED = 30,    /* mode sw: forwarded by the flowtable */
+    PF_R_HW_BIND_PENDING = 31,   /* mode hw: accepted by the driver, PPE entry not bound yet */
+    PF_R_PPE_BUCKET_FULL = 32,   /* all ways of the flow's FOE bucket are bound */
+    PF_R_PPE_TABLE_FULL = 33,    /* reserved: whole table bound */
+    PF_R_PPE_IPV6_UNSUPPORTED = 34,
+    PF_R_PPE_UNSUPPORTED_ENCAP = 35, /* too many VLAN tags, tunnel ... (driver refuses) */
+    PF_R_WIFI_NO_WED = 36,       /* Wi-Fi end without WED */
+    PF_R_WED_2G_EXCLUDED = 37,   /* 2.4 GHz radio: WED does not cover it */
+    PF_R_HW_NO_PPE = 38,         /* SoC without a PPE (or ingress never passes one) */
+    PF_R_HW_AGED = 39,           /* bound entry aged out; relearning */
     /* hardware */
-    PF_R_HW_FORWARDED = 39,
-    PF_REASON_COUNT = 40
+    PF_R_HW_FORWARDED = 40,
+    PF_REASON_COUNT = 41
 };
 
 /* Flow events written to the decision log. */
