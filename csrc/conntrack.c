@@ -542,7 +542,7 @@ static const char *proto_name(uint8_t p)
     }
 }
 
-static void addr_str(uint8_t l3, const uint8_t *a, char *buf, size_t len)
+void pf_ct_format_addr(uint8_t l3, const uint8_t *a, char *buf, size_t len)
 {
     if (l3 == 4) {
         snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
@@ -583,8 +583,8 @@ int pf_ct_format_tuple(const pf_conn *c, char *buf, size_t len)
     uint16_t sp = c->orig_is_a ? k->port_a : k->port_b;
     uint16_t dp = c->orig_is_a ? k->port_b : k->port_a;
     char s[64], dd[64], pn[16];
-    addr_str(k->l3, sa, s, sizeof s);
-    addr_str(k->l3, da, dd, sizeof dd);
+    pf_ct_format_addr(k->l3, sa, s, sizeof s);
+    pf_ct_format_addr(k->l3, da, dd, sizeof dd);
     const char *p = proto_name(k->proto);
     if (!p) {
         snprintf(pn, sizeof pn, "proto%u", k->proto);

@@ -111,6 +111,9 @@ static inline int pf_ct_tcp_established(const pf_conn *c)
 /* GC tick: reaps entries whose timeout passed (not offloaded). Returns entries freed. */
 void pf_ct_gc_tick(pf_ct_table *t, int64_t tick, int run_all);
 
+/* Formats an address (IPv6 compressed as RFC 5952) */
+void pf_ct_format_addr(uint8_t l3, const uint8_t *a, char *buf, size_t len);
+
 /* Formats "tcp 192.168.1.10:51514>93.184.216.34:443" (original direction) into buf. */
 int pf_ct_format_tuple(const pf_conn *c, char *buf, size_t len);
 

@@ -136,6 +136,8 @@ static void flow_delete(pf_ft_table *ft, uint32_t ct, int64_t now)
     pf_wheel_remove(&ft->wheel, ct);
     if (ft->on_event)
         ft->on_event(ft->event_ctx, ct, PF_EV_FLOW_DEL, f->cause, now);
+    /* flow_offload_work_del: clear_bit(IPS_HW_OFFLOAD_BIT, &flow->ct->status) */
+    ft->ct->conns[ct].status &= (uint8_t)~PF_IPS_HW_OFFLOAD;
     f->flags = 0;
     ft->count--;
 }

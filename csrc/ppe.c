@@ -436,38 +436,40 @@ int pf_ppe_commit(pf_ppe *p, uint32_t flow, const pf_ppe_dir_info info[2], int64
 
 /* ---- packets ---------------------------------------------------------------------------- */
 
-/* The PPE learns a missed packet (MTK_PPE_SEARCH_MISS_ACTION_FORWARD_BUILD, mtk_ppe_start):
- * into an INVALID way first, else over the least active UNBIND way (fewest packets in the
- * current tick, then least recently hit): "the hardware maintains the entry for the most
- * active flow" (commit c4f033d9e03e). BIND and STATIC ways are never taken
- * (mtk_foe_entry_usable). Returns the slot or PPE_NONE when every way is BIND/STATIC. */
-static uint32_t ppe_learn(pf_ppe *p, uint32_t id, int64_t now, int64_t tick)
+/* The PPE learns a missed packet (MTK_PPE_SEARCH_MISS_ACTION_FORWARD_BUILD, mtk_ppe_start).
+ * HW-internal choice (§1.3, §11.1), modelled as: an INVALID way first; else the UNBIND way
+ * hit least recently among those not hit in the current 1 s tick. An UNBIND entry that has
+ * counted a packet in the current rate window is kept, so colliding flows do not evict each
+ * other before either can reach the bind rate: "when there is a hash collision between
+ * multiple flows, this allows the hardware to maintain the entry for the most active flow"
+ * (commit c4f033d9e03e). BIND and STATIC ways are never taken (mtk_foe_entry_usable).
+ * Returns the slot, or PPE_NONE with *all_bound = 1 when every way is BIND or STATIC, 0 when
+ * some way holds an UNBIND entry active in this tick. */
+static uint32_t ppe_learn(pf_ppe *p, uint32_t id, int64_t now, int64_t tick, int *all_bound)
 {
     ppe_dir *d = &p->dirs[id];
     uint32_t victim = PPE_NONE;
+    *all_bound = 1;
     for (uint32_t w = 0; w < p->ways; w++) {
         uint32_t g = d->bucket + w;
         foe_entry *e = &p->foe[g];
         if (e->is_static || entry_bound(e))
             continue;
+        *all_bound = 0;
         if (e->state == FOE_INVALID) {
             victim = g;
             break;
         }
-        if (victim == PPE_NONE) {
-            victim = g;
-            continue;
-        }
-        const foe_entry *v = &p->foe[victim];
-        uint32_t ec = e->tick == tick ? e->count : 0, vc = v->tick == tick ? v->count : 0;
-        if (ec < vc || (ec == vc && e->last_hit < v->last_hit))
+        if (e->tick == tick)
+            continue; /* counting in this window: kept */
+        if (victim == PPE_NONE || e->last_hit < p->foe[victim].last_hit)
             victim = g;
     }
     if (victim == PPE_NONE)
         return PPE_NONE;
     foe_entry *e = &p->foe[victim];
     if (e->state != FOE_INVALID)
-        entry_invalidate(p, victim); /* the other flow loses its UNBIND entry */
+        entry_invalidate(p, victim); /* the other direction loses its UNBIND entry */
     e->state = FOE_UNBIND;
     e->owner = id;
     e->count = 0;
@@ -555,10 +557,14 @@ int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, 
     int64_t tick = tick_of(now);
     uint32_t g = d->entry;
     if (g == PPE_NONE) {
-        g = ppe_learn(p, id, now, tick);
+        int all_bound;
+        g = ppe_learn(p, id, now, tick, &all_bound);
         if (g == PPE_NONE) {
-            /* every way BIND or STATIC: no learning, the direction stays in software */
-            *reason = d->refused ? d->refused : PF_R_PPE_BUCKET_FULL;
+            /* no learning: every way BIND or STATIC (the direction stays in software until
+             * a way frees up), or the ways hold UNBIND entries active in this tick (it may
+             * get a way in a later tick: still pending) */
+            *reason = d->refused ? d->refused
+                                 : all_bound ? PF_R_PPE_BUCKET_FULL : unbound_reason(d);
             return 0;
         }
         e = &p->foe[g];

@@ -153,6 +153,10 @@ typedef struct pf_config {
     uint8_t lan_prefix_l3[16];
     uint32_t n_lan_prefixes;
     /* outputs */
+    /* table dumps, each at its time after the first packet (ns, < 0: none):
+     * [0] conntrack as /proc/net/nf_conntrack, [1] PPE as /sys/kernel/debug/ppe0/entries */
+    int64_t dump_at_ns[2];
+    const char *dump_path[2];
     const char *log_path;         /* JSON-lines decision log, NULL for none */
     int32_t keep_decisions;       /* keep a per-packet (path, reason) array for pf_sim_decisions */
 } pf_config;

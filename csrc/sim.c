@@ -172,6 +172,7 @@ void pf_config_default(pf_config *cfg)
     cfg->default_wan_iface = 1;
     for (int i = 0; i < 64; i++)
         cfg->capture_if_map[i] = -1;
+    cfg->dump_at_ns[0] = cfg->dump_at_ns[1] = -1;
 }
 
 static int cfg_error(pf_error_info *err, const char *msg)
@@ -220,6 +221,13 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
         return PF_E_NOMEM;
     s->cfg = *cfg;
     s->cfg.log_path = NULL;
+    for (int w = 0; w < 2; w++) {
+        s->cfg.dump_path[w] = NULL;
+        if (cfg->dump_path[w] && !(s->dump_path[w] = strdup(cfg->dump_path[w]))) {
+            pf_sim_destroy(s);
+            return PF_E_NOMEM;
+        }
+    }
     if (pf_ct_init(&s->ct, &s->cfg) || pf_ft_init(&s->ft, &s->cfg, &s->ct)) {
         pf_sim_destroy(s);
         return PF_E_NOMEM;
@@ -267,6 +275,8 @@ void pf_sim_destroy(pf_sim *s)
     pf_ct_free(&s->ct);
     free(s->dec_path);
     free(s->dec_reason);
+    free(s->dump_path[0]);
+    free(s->dump_path[1]);
     free(s);
 }
 
@@ -287,6 +297,99 @@ uint64_t pf_sim_decisions(const pf_sim *s, uint8_t *paths, uint8_t *reasons, uin
     if (reasons)
         memcpy(reasons, s->dec_reason, n);
     return n;
+}
+
+static void run_gc(pf_sim *s, int64_t now);
+
+/* ---- table dumps -------------------------------------------------------------------------- */
+
+static const char *const tcp_state_names[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
+                                              "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT",
+                                              "CLOSE", "SYN_SENT2"};
+
+static void print_ep(FILE *f, const pf_ct_key *k, int from_a)
+{
+    char s[64], d[64];
+    const uint8_t *sa = from_a ? k->addr_a : k->addr_b, *da = from_a ? k->addr_b : k->addr_a;
+    pf_ct_format_addr(k->l3, sa, s, sizeof s);
+    pf_ct_format_addr(k->l3, da, d, sizeof d);
+    fprintf(f, "src=%s dst=%s ", s, d);
+    if (k->proto == 6 || k->proto == 17)
+        fprintf(f, "sport=%u dport=%u ", from_a ? k->port_a : k->port_b, from_a ? k->port_b : k->port_a);
+    else if (k->proto == 1 || k->proto == 58)
+        fprintf(f, "id=%u ", k->port_a);
+}
+
+/* nf_conntrack_standalone.c:ct_seq_show (/proc/net/nf_conntrack): the timeout and TCP state
+ * are hidden for offloaded entries, which show [OFFLOAD] or [HW_OFFLOAD]. */
+static int dump_conntrack(pf_sim *s, const char *path, int64_t now)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return PF_E_IO;
+    for (uint32_t i = 0; i < s->ct.max; i++) {
+        const pf_conn *c = &s->ct.conns[i];
+        if (!c->in_use || !(c->status & PF_IPS_CONFIRMED) ||
+            (!(c->status & PF_IPS_OFFLOAD) && now >= c->deadline_ns))
+            continue;
+        const pf_ct_key *k = &c->key;
+        const char *pn = k->proto == 6 ? "tcp" : k->proto == 17 ? "udp" : k->proto == 1 ? "icmp"
+                       : k->proto == 58 ? "icmpv6" : "unknown";
+        fprintf(f, "%-8s %u %-8s %u ", k->l3 == 4 ? "ipv4" : "ipv6", k->l3 == 4 ? 2 : 10, pn, k->proto);
+        if (!(c->status & PF_IPS_OFFLOAD)) {
+            fprintf(f, "%lld ", (long long)((c->deadline_ns - now) / NS_PER_S));
+            if (k->proto == 6 && c->tcp_state < 10)
+                fprintf(f, "%s ", tcp_state_names[c->tcp_state]);
+        }
+        print_ep(f, k, c->orig_is_a);
+        if (!(c->status & PF_IPS_SEEN_REPLY))
+            fputs("[UNREPLIED] ", f);
+        print_ep(f, k, !c->orig_is_a);
+        if (c->status & PF_IPS_HW_OFFLOAD)
+            fputs("[HW_OFFLOAD] ", f);
+        else if (c->status & PF_IPS_OFFLOAD)
+            fputs("[OFFLOAD] ", f);
+        else if (c->status & PF_IPS_ASSURED)
+            fputs("[ASSURED] ", f);
+        fputs("mark=0 zone=0 use=2\n", f);
+    }
+    return fclose(f) == 0 ? PF_OK : PF_E_IO;
+}
+
+static void dump_table(pf_sim *s, int which, int64_t at)
+{
+    s->dumped[which] = 1;
+    if (!s->dump_path[which])
+        return;
+    if (which == 0) {
+        if (dump_conntrack(s, s->dump_path[0], at))
+            s->log_error = 1;
+        return;
+    }
+    FILE *f = fopen(s->dump_path[1], "w");
+    if (!f) {
+        s->log_error = 1;
+        return;
+    }
+    if (s->ppe)
+        pf_ppe_dump(s->ppe, f);
+    if (fclose(f) != 0)
+        s->log_error = 1;
+}
+
+/* The tables as they are at the dump time: every earlier packet and GC tick done. */
+static void dumps_due(pf_sim *s, int64_t ts, int final)
+{
+    for (int w = 0; w < 2; w++) {
+        if (s->dumped[w] || s->cfg.dump_at_ns[w] < 0 || !s->dump_path[w])
+            continue;
+        int64_t at = s->ct.origin_ns + s->cfg.dump_at_ns[w];
+        if (!final && ts < at)
+            continue;
+        if (at > s->last_ts_ns)
+            run_gc(s, at);
+        dump_table(s, w, at);
+    }
 }
 
 /* ---- clock and GC ------------------------------------------------------------------------- */
@@ -330,6 +433,8 @@ static int64_t clock_advance(pf_sim *s, int64_t ts)
         s->stats.ts_backwards++; /* clamped: the model's clock never runs backwards */
         ts = s->last_ts_ns;
     }
+    if (s->dump_path[0] || s->dump_path[1])
+        dumps_due(s, ts, 0);
     s->last_ts_ns = ts;
     s->stats.last_ts_ns = ts;
     run_gc(s, ts);
@@ -717,6 +822,10 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
 
 int pf_sim_finish(pf_sim *s)
 {
+    if (s->started && (s->dump_path[0] || s->dump_path[1]))
+        dumps_due(s, s->last_ts_ns, 1);
+    if (s->log_error)
+        return PF_E_IO;
     if (s->log && (fflush(s->log) != 0 || ferror(s->log)))
         return PF_E_IO;
     return PF_OK;

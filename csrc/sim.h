@@ -22,6 +22,8 @@ struct pf_sim {
     /* per-packet decisions, kept when cfg.keep_decisions */
     uint8_t *dec_path, *dec_reason;
     uint64_t dec_count, dec_cap;
+    char *dump_path[2];       /* conntrack, PPE */
+    int dumped[2];
     /* clock */
     int started;
     int64_t last_ts_ns;

@@ -55,6 +55,11 @@ class Options:
     soc: str = presets.DEFAULT_SOC
     ppe_entries: Optional[int] = None
     wed_2g: bool = False
+    ppe_ipv6: Optional[bool] = None           # override the SoC's IPv6 support (for studies)
+    dump_conntrack_at: Optional[float] = None  # seconds after the first packet
+    dump_conntrack: Optional[str] = None       # file for the /proc/net/nf_conntrack look-alike
+    dump_ppe_at: Optional[float] = None
+    dump_ppe: Optional[str] = None             # file for the /sys/kernel/debug/ppe0/entries look-alike
     keep_decisions: bool = False
     log: Optional[str] = None
 
@@ -70,6 +75,8 @@ class Options:
             d["mtu"] = self.mtu
         if self.mode == "hw":
             d.update(soc=self.soc, ppe_entries=self.ppe_entries, wed_2g=self.wed_2g)
+            if self.ppe_ipv6 is not None:
+                d["ppe_ipv6"] = self.ppe_ipv6
         if self.interfaces is not None:
             d["interfaces"] = [vars(_as_iface(i)) for i in self.interfaces]
         if self.capture_map:
@@ -79,6 +86,12 @@ class Options:
 
 def _as_iface(i: Union[Interface, Mapping[str, Any]]) -> Interface:
     return i if isinstance(i, Interface) else Interface(**i)
+
+
+def _iface_list(opts: "Options") -> List[Interface]:
+    if opts.interfaces is None:
+        return [Interface("lan", "lan"), Interface("wan", "wan")]
+    return [_as_iface(i) for i in opts.interfaces]
 
 
 def _set_name(buf: Any, name: str) -> None:
@@ -122,7 +135,7 @@ def build_config(opts: Options) -> Any:
     cfg.ppe_entries = entries
     cfg.ppe_ways = soc.ways
     cfg.ppe_count = soc.ppe_count
-    cfg.ppe_ipv6 = 1 if soc.ipv6 else 0
+    cfg.ppe_ipv6 = 1 if (soc.ipv6 if opts.ppe_ipv6 is None else opts.ppe_ipv6) else 0
     # the STATIC entries are a property of the 8K/16K MT7621 table; a study table has none
     cfg.ppe_mt7621_static = 1 if soc.mt7621_static and opts.ppe_entries is None else 0
     cfg.wed_version = soc.wed_version
@@ -178,6 +191,13 @@ def build_config(opts: Options) -> Any:
         cfg.lan_prefix_l3[i] = net.version
     cfg.n_lan_prefixes = len(opts.lan_prefixes)
     cfg.keep_decisions = 1 if opts.keep_decisions else 0
+    for idx, (at, path) in enumerate(((opts.dump_conntrack_at, opts.dump_conntrack), (opts.dump_ppe_at, opts.dump_ppe))):
+        if (at is None) != (path is None):
+            raise ConfigError("a table dump needs both a time and a file")
+        if at is not None:
+            if at < 0:
+                raise ConfigError("dump time must be >= 0 s after the first packet")
+            cfg.dump_at_ns[idx] = int(round(at * 1e9))
     return cfg
 
 
@@ -288,6 +308,12 @@ def stats_to_dict(st: Any, info: Any, opts: Options, path: str) -> Dict[str, Any
             "ppe_bound_peak": int(st.ppe_bound_peak),
             "ppe_bound_mean": (st.ppe_bound_sum / st.ppe_samples) if st.ppe_samples else 0.0,
         }
+    shaped = [i for i, itf in enumerate(_iface_list(opts)) if itf.shaper]
+    if shaped:
+        d["qos"] = {_iface_list(opts)[i].name: {
+            "shaped_packets": int(st.shaped_packets[i]), "shaped_bytes": int(st.shaped_bytes[i]),
+            "bypass_packets": int(st.shaper_bypass_packets[i]), "bypass_bytes": int(st.shaper_bypass_bytes[i]),
+        } for i in shaped}
     return d
 
 
@@ -316,11 +342,13 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
     try:
         for opts in configs:
             cfg = build_config(opts)
-            log_c = None
             if opts.log is not None:
-                log_c = ffi.new("char[]", os.fsencode(opts.log))
-                keep.append(log_c)
-                cfg.log_path = log_c
+                keep.append(ffi.new("char[]", os.fsencode(opts.log)))
+                cfg.log_path = keep[-1]
+            for idx, dpath in enumerate((opts.dump_conntrack, opts.dump_ppe)):
+                if dpath is not None:
+                    keep.append(ffi.new("char[]", os.fsencode(dpath)))
+                    cfg.dump_path[idx] = keep[-1]
             out = ffi.new("pf_sim **")
             rc = lib.pf_sim_create(cfg, out, err)
             if rc:
@@ -341,6 +369,11 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
             st = ffi.new("pf_stats *")
             lib.pf_sim_stats(sim, st)
             res = Result(stats_to_dict(st, info, opts, spath))
+            if "qos" in res.stats and opts.mode == "hw":
+                for name, q in res.stats["qos"].items():
+                    res.warnings.append(f"hardware offload bypasses the shaper on {name}: "
+                                        f"{q['bypass_packets']} packets ({q['bypass_bytes']} bytes) "
+                                        f"were forwarded by the PPE without passing it")
             if info.truncated_records:
                 res.warnings.append(f"{spath}: the last record is cut short by the end of the file "
                                     f"(counted as unparsed/truncated_record)")

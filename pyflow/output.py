@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, List
 
 from .core import PATHS, Result
@@ -69,3 +70,11 @@ def many_to_json(results: List[Result]) -> str:
 
 def load_json(text: str) -> Dict[str, Any]:
     return json.loads(text)
+
+
+def dump_section(kind: str, path: str, text: str) -> str:
+    """A table dump printed after the summary."""
+    title = {"dump_conntrack": "conntrack table (/proc/net/nf_conntrack)",
+             "dump_ppe": "PPE table (/sys/kernel/debug/ppe0/entries)"}[kind]
+    at = os.path.basename(path).rsplit("-at-", 1)[-1][:-5]
+    return f"\n{title} at {at} s:\n" + (text if text else "(empty)\n")
