@@ -80,7 +80,15 @@ struct pf_ppe {
     ppe_dir *dirs;            /* 2 per flow */
     pf_ct_key *keys;          /* per flow, for the debugfs dump */
     uint64_t bound, bound_peak, binds, age_outs, bound_sum, samples;
+    pf_ppe_event_fn on_event; /* hw_bind / hw_age_out for the decision log */
+    void *event_ctx;
 };
+
+void pf_ppe_set_event_cb(pf_ppe *p, pf_ppe_event_fn fn, void *ctx)
+{
+    p->on_event = fn;
+    p->event_ctx = ctx;
+}
 
 /* ---- hash (mtk_ppe.c:mtk_ppe_hash_entry) ----------------------------------------------- */
 
@@ -499,6 +507,8 @@ static void ppe_check_skb(pf_ppe *p, uint32_t g, int64_t now)
         p->binds++;
         if (++p->bound > p->bound_peak)
             p->bound_peak = p->bound;
+        if (p->on_event)
+            p->on_event(p->event_ctx, id / 2, (int)(id % 2), PF_EV_HW_BIND, now);
         return;
     }
 }
@@ -660,6 +670,8 @@ void pf_ppe_tick(pf_ppe *p, int64_t now, uint64_t ticks_elapsed, pf_stats *st)
             if (bound) {
                 p->age_outs++;
                 p->dirs[e->owner].flags |= D_AGED;
+                if (p->on_event)
+                    p->on_event(p->event_ctx, e->owner / 2, (int)(e->owner % 2), PF_EV_HW_AGE_OUT, now);
             }
             entry_invalidate(p, g); /* swaps another slot into position i */
             continue;
@@ -668,13 +680,17 @@ void pf_ppe_tick(pf_ppe *p, int64_t now, uint64_t ticks_elapsed, pf_stats *st)
     }
     p->bound_sum += bound_sum;
     p->samples += n;
-    if (st) {
-        st->hw_binds = p->binds;
-        st->hw_age_outs = p->age_outs;
-        st->ppe_bound_peak = p->bound_peak;
-        st->ppe_bound_sum = p->bound_sum;
-        st->ppe_samples = p->samples;
-    }
+    if (st)
+        pf_ppe_counters(p, st);
+}
+
+void pf_ppe_counters(const pf_ppe *p, pf_stats *st)
+{
+    st->hw_binds = p->binds;
+    st->hw_age_outs = p->age_outs;
+    st->ppe_bound_peak = p->bound_peak;
+    st->ppe_bound_sum = p->bound_sum;
+    st->ppe_samples = p->samples;
 }
 
 /* ---- debugfs look-alike (mtk_ppe_debugfs.c:mtk_ppe_debugfs_foe_show) ------------------------ */

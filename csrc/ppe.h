@@ -18,6 +18,10 @@ typedef struct pf_ppe_dir_info {
     uint8_t n_vlan;         /* VLAN tags on the ingress side */
 } pf_ppe_dir_info;
 
+/* Event callback (decision log): PF_EV_HW_BIND, PF_EV_HW_AGE_OUT for flow `flow`, direction. */
+typedef void (*pf_ppe_event_fn)(void *ctx, uint32_t flow, int dir, int event, int64_t now);
+void pf_ppe_set_event_cb(pf_ppe *p, pf_ppe_event_fn fn, void *ctx);
+
 int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err);
 void pf_ppe_destroy(pf_ppe *p);
 
@@ -45,6 +49,9 @@ int64_t pf_ppe_last_hit(const pf_ppe *p, uint32_t flow);
 
 /* Aging scan and occupancy sample for the 1 s tick ending at now. */
 void pf_ppe_tick(pf_ppe *p, int64_t now, uint64_t ticks_elapsed, pf_stats *st);
+
+/* Copies the counters (binds, age-outs, bound peak/sum/samples) into st. */
+void pf_ppe_counters(const pf_ppe *p, pf_stats *st);
 
 /* Currently bound FOE entries (all PPEs). */
 uint64_t pf_ppe_bound(const pf_ppe *p);

@@ -101,11 +101,23 @@ static void on_flow_event(void *ctx, uint32_t ct, int event, int cause, int64_t 
         if (s->ppe && (s->ft.flows[ct].flags & PF_FLOW_HW)) {
             pf_ppe_remove(s->ppe, ct, now);
             s->stats.hw_removals++;
+            if (s->log)
+                log_event(s, PF_EV_HW_REMOVE, ct, now, NULL);
         }
     }
     if (s->log) {
         char extra[48];
         snprintf(extra, sizeof extra, ",\"cause\":\"%s\"", cause_name(cause));
+        log_event(s, event, ct, now, extra);
+    }
+}
+
+static void on_ppe_event(void *ctx, uint32_t ct, int dir, int event, int64_t now)
+{
+    pf_sim *s = ctx;
+    if (s->log && s->ct.conns[ct].in_use) {
+        char extra[32];
+        snprintf(extra, sizeof extra, ",\"dir\":\"%s\"", dir ? "reply" : "orig");
         log_event(s, event, ct, now, extra);
     }
 }
@@ -243,6 +255,7 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
             pf_sim_destroy(s);
             return rc;
         }
+        pf_ppe_set_event_cb(s->ppe, on_ppe_event, s);
     }
     if (cfg->log_path) {
         s->log = fopen(cfg->log_path, "w");
@@ -284,6 +297,8 @@ void pf_sim_stats(const pf_sim *s, pf_stats *out)
 {
     *out = s->stats;
     out->ct_early_drops = s->ct.early_drops;
+    if (s->ppe)
+        pf_ppe_counters(s->ppe, out);
 }
 
 uint64_t pf_sim_decision_count(const pf_sim *s) { return s->dec_count; }
