@@ -118,7 +118,12 @@ static uint8_t v6_ext_walk(const uint8_t *p, uint32_t cap, uint8_t nh, uint32_t 
 
 /* ---- ICMP error quote -------------------------------------------------------------------- */
 
-static inline int icmp4_is_error(uint8_t t) { return t == 3 || t == 4 || t == 5 || t == 11 || t == 12; }
+/* RFC 792 / RFC 1122: destination unreachable, source quench, redirect, time exceeded, parameter
+ * problem; RFC 4443: destination unreachable, packet too big, time exceeded, parameter problem. */
+static inline int icmp4_is_error(uint8_t t)
+{
+    return t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
+}
 static inline int icmp6_is_error(uint8_t t) { return t >= 1 && t <= 4; }
 
 /* Parses the IP packet quoted by an ICMP error (RFC 792 / RFC 4443: the invoking packet's IP
@@ -196,7 +201,7 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
         out->dport = be16(l4 + 2);
         out->tcp_seq = be32(l4 + 4);
         out->tcp_ack = be32(l4 + 8);
-        out->tcp_flags = l4[13];
+        out->tcp_flags = l4[13] & 0x3Fu; /* the PF_TCP_* bits; ECE/CWR are not needed */
         out->tcp_window = be16(l4 + 14);
         out->l4_payload_len = plen > hl ? plen - hl : 0;
         out->flags |= PF_PKT_HAS_L4;
@@ -340,7 +345,8 @@ static int decode_ip_by_version(const uint8_t *p, uint32_t n, pf_decoded *out)
 
 /* From an ethertype field onwards: VLAN tags (802.1Q / 802.1ad), 802.3 length + LLC/SNAP,
  * PPPoE session (RFC 2516), then IP. `off` is the offset just after the ethertype `et`. */
-static int decode_ethertype(const uint8_t *p, uint32_t n, uint32_t off, uint16_t et, pf_decoded *out)
+static int decode_ethertype(const uint8_t *p, uint32_t n, uint32_t off, uint16_t et,
+                            pf_decoded *out)
 {
     unsigned tags = 0;
 
@@ -493,7 +499,7 @@ static int decode_null(const uint8_t *p, uint32_t n, int loop, pf_decoded *out)
 static int decode_radiotap(const uint8_t *p, uint32_t n, const pf_record *rec, pf_decoded *out)
 {
     uint32_t rtlen, present, off, end = n;
-    int fcs = 0;
+    int fcs = 0, datapad = 0;
 
     if (n < 8)
         return st(out, PF_DEC_TRUNCATED);
@@ -523,8 +529,10 @@ static int decode_radiotap(const uint8_t *p, uint32_t n, const pf_record *rec, p
                 off += 8;
             }
             if (present & 0x2u) { /* Flags: u8 */
-                if (off < rtlen && (p[off] & 0x10u))
-                    fcs = 1;
+                if (off < rtlen) {
+                    fcs = (p[off] & 0x10u) != 0;  /* FCS at the end of the frame */
+                    datapad = (p[off] & 0x20u) != 0; /* padding after the 802.11 header */
+                }
                 off += 1;
             }
             if (present & 0x4u) /* Rate: u8 */
@@ -578,6 +586,10 @@ static int decode_radiotap(const uint8_t *p, uint32_t n, const pf_record *rec, p
         memcpy(out->dst_mac, da, 6);
         memcpy(out->src_mac, sa, 6);
         out->flags |= PF_PKT_HAS_MAC;
+        if ((fc1 & 3u) == 1u)
+            out->flags |= PF_PKT_WIFI_FROM_STA; /* received by the AP's radio */
+        else if ((fc1 & 3u) == 2u)
+            out->flags |= PF_PKT_WIFI_TO_STA;   /* sent by the AP's radio */
         if (da[0] & 1u)
             out->flags |= PF_PKT_L2_MULTICAST;
         if (subtype & 0x4u)
@@ -588,6 +600,12 @@ static int decode_radiotap(const uint8_t *p, uint32_t n, const pf_record *rec, p
             return st(out, PF_DEC_NOT_IP); /* MSDU fragment: no complete LLC payload */
         if ((subtype & 0x8u) && (p[hl - ((fc1 & 0x80u) ? 6u : 2u)] & 0x80u))
             amsdu = 1; /* QoS control bit 7: A-MSDU present */
+        if (datapad) {
+            /* Radiotap Flags 0x20: the payload starts on a 32-bit boundary after the header. */
+            hl = (hl + 3u) & ~3u;
+            if (n < hl)
+                return st(out, PF_DEC_TRUNCATED);
+        }
         p += hl;
         n -= hl;
         if (amsdu) {

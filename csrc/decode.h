@@ -25,6 +25,7 @@
  *    TCP/UDP the 4 port bytes, for a quoted echo the 8-byte ICMP header) is present.
  *  - A non-first fragment has l4proto set (IPv4 protocol / IPv6 next header after the fragment
  *    header) but no L4 fields.
+ *  - tcp_flags holds the six PF_TCP_* bits (ECE and CWR masked off).
  *  - 802.11: only unprotected, non-fragmented Data frames with payload are decoded; an A-MSDU
  *    is decoded from its first subframe. */
 int pf_decode(const pf_record *rec, pf_decoded *out);

@@ -349,7 +349,8 @@ static int reader_init(pf_reader *r, pf_error_info *err)
     /* Classic header (pcap-savefile(5)): magic, major, minor, thiszone, sigfigs, snaplen,
      * network = 24 bytes. */
     if (size < 24)
-        return set_err(err, PF_E_TRUNCATED, 0, "file ends inside the pcap header (%llu of 24 bytes)",
+        return set_err(err, PF_E_TRUNCATED, 0,
+                       "file ends inside the pcap header (%llu of 24 bytes)",
                        (unsigned long long)size);
     r->big = big;
     {
@@ -478,7 +479,6 @@ static int pcap_next(pf_reader *r, pf_record *rec, pf_error_info *err)
         rec->wirelen = 0; /* the header field is not (fully) present */
         rec->data = r->base + r->size;
         rec->bad_record = PF_R_TRUNCATED_RECORD;
-        rec->is_bad = 1;
         goto truncated;
     }
     caplen = ld32(h + 8, big);
@@ -496,12 +496,10 @@ static int pcap_next(pf_reader *r, pf_record *rec, pf_error_info *err)
     if (__builtin_expect((uint64_t)caplen > rem - 16, 0)) {
         rec->caplen = (uint32_t)(rem - 16);
         rec->bad_record = PF_R_TRUNCATED_RECORD;
-        rec->is_bad = 1;
         goto truncated;
     }
     rec->caplen = caplen;
-    rec->bad_record = 0;
-    rec->is_bad = 0;
+    rec->bad_record = PF_R_NONE;
     r->pos = off + 16 + caplen;
     r->index++;
     return 1;
@@ -542,7 +540,8 @@ static int ng_idb(pf_reader *r, uint64_t off, const uint8_t *b, uint32_t len, pf
         if (code == NG_OPT_ENDOFOPT || olen > end - p - 4)
             break;
         if (code == NG_OPT_IF_NAME) {
-            uint32_t n = olen < sizeof r->pub[i].name - 1 ? olen : (uint32_t)sizeof r->pub[i].name - 1;
+            const uint32_t room = (uint32_t)sizeof r->pub[i].name - 1;
+            uint32_t n = olen < room ? olen : room;
             memcpy(r->pub[i].name, v, n);
             r->pub[i].name[n] = '\0';
         } else if (code == NG_OPT_IF_TSRESOL && olen >= 1) {
@@ -573,8 +572,7 @@ static int ng_packet(pf_reader *r, uint32_t type, uint64_t off, const uint8_t *b
 
     rec->index = r->index;
     rec->file_offset = off;
-    rec->bad_record = 0;
-    rec->is_bad = 0;
+    rec->bad_record = PF_R_NONE;
 
     if (avail < fixed) {
         /* Only possible for a block cut by EOF: the fixed fields themselves are missing. */
@@ -582,7 +580,10 @@ static int ng_packet(pf_reader *r, uint32_t type, uint64_t off, const uint8_t *b
             return fail(r, err, off, "block at 0x%llx: packet block length %llu < %llu",
                         (unsigned long long)off, (unsigned long long)len,
                         (unsigned long long)fixed + 4);
-        if_id = (type == NG_SPB || avail < 12) ? 0 : (type == NG_OPB ? ld16(b + 8, big) : ld32(b + 8, big));
+        if (type == NG_SPB || avail < 12)
+            if_id = 0;
+        else
+            if_id = type == NG_OPB ? ld16(b + 8, big) : ld32(b + 8, big);
         caplen = 0;
         wirelen = 0;
         rec->data = b + avail;
@@ -636,15 +637,12 @@ static int ng_packet(pf_reader *r, uint32_t type, uint64_t off, const uint8_t *b
          * bad_record answer "unsupported link" rather than guess. */
         rec->linktype = UINT32_MAX;
         rec->bad_record = PF_R_BAD_INTERFACE;
-        rec->is_bad = 1;
         if (if_id > INT32_MAX)
             rec->if_id = INT32_MAX;
     }
     rec->ts_ns = r->last_ts;
-    if (cut) {
+    if (cut)
         rec->bad_record = PF_R_TRUNCATED_RECORD;
-        rec->is_bad = 1;
-    }
     r->index++;
     return 1;
 }

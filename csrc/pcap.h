@@ -29,10 +29,12 @@ int pf_reader_open_mem(const uint8_t *buf, size_t len, pf_reader **out, pf_error
  * Non-fatal problems are counted in the reader and do not stop reading:
  *  - a last record cut short by the end of the file: returned once as a record with
  *    bad_record = PF_R_TRUNCATED_RECORD and caplen = the bytes present, then 0 (end);
+ *    in pcapng this is a last block whose length runs past the end of the file (a cut non-packet
+ *    block is only counted, see pf_reader_truncated_count);
  *  - a pcapng EPB naming an interface that has no IDB: bad_record = PF_R_BAD_INTERFACE.
  * Impossible lengths (caplen > PF_MAX_CAPLEN, pcapng block length not a multiple of 4, below the
- * minimum, past the end of the file, or trailing length != leading length) are fatal PF_E_CORRUPT:
- * the reader cannot know where the next record starts. Never reads outside the mapping. */
+ * minimum, caplen past the block body, or trailing length != leading length) are fatal
+ * PF_E_CORRUPT: the reader cannot know where the next record starts. Never reads outside the mapping. */
 int pf_reader_next(pf_reader *r, pf_record *rec, pf_error_info *err);
 
 /* Interfaces seen so far (classic pcap: exactly one). */

@@ -88,6 +88,18 @@ enum pf_event {
     PF_EV_HW_REMOVE = 8, PF_EV_COUNT = 9
 };
 
+/* Packet -> interface mapping rules (pf_config.map_rules), tried in order, first match wins. */
+enum pf_map_kind {
+    PF_MAP_CAPTURE_IF = 0,   /* pcapng interface id (value) */
+    PF_MAP_CAPTURE_NAME = 1, /* pcapng if_name (name) */
+    PF_MAP_SLL2_IFINDEX = 2, /* Linux SLL2 interface index (value) */
+    PF_MAP_RADIO_BAND = 3,   /* 802.11 radiotap channel band: value 2, 5 or 6 (GHz) */
+    PF_MAP_VLAN = 4,         /* an 802.1Q/802.1ad tag with id value */
+    PF_MAP_PPPOE = 5,        /* PPPoE session id value, or any session when value < 0 */
+    PF_MAP_MAC = 6,          /* client MAC: source MAC for ingress, destination for egress */
+    PF_MAP_SUBNET = 7        /* prefix: source address for ingress, destination for egress */
+};
+
 enum pf_iface_role { PF_ROLE_LAN = 0, PF_ROLE_WAN = 1 };
 enum pf_iface_kind { PF_KIND_ETHERNET = 0, PF_KIND_WIFI = 1 };
 enum pf_band { PF_BAND_NONE = 0, PF_BAND_2G = 2, PF_BAND_5G = 5, PF_BAND_6G = 6 };
@@ -118,6 +130,17 @@ typedef struct pf_iface {
     uint32_t mtu;
 } pf_iface;
 
+typedef struct pf_map_rule {
+    int32_t kind;          /* pf_map_kind */
+    int32_t iface;         /* interface index */
+    int64_t value;
+    char name[32];
+    uint8_t mac[6];
+    uint8_t l3;            /* 4 or 6 for PF_MAP_SUBNET */
+    uint8_t prefix_len;
+    uint8_t addr[16];
+} pf_map_rule;
+
 typedef struct pf_config {
     int32_t mode;                 /* pf_mode */
     int32_t kernel_version;       /* major*100+minor, e.g. 606 */
@@ -146,7 +169,8 @@ typedef struct pf_config {
     uint32_t n_ifaces;
     int32_t default_lan_iface;    /* iface used for LAN-side addresses */
     int32_t default_wan_iface;
-    int32_t capture_if_map[64];   /* pcapng interface id -> iface index, -1 = by address */
+    pf_map_rule map_rules[64];    /* ingress/egress interface rules, first match wins */
+    uint32_t n_map_rules;
     /* extra LAN prefixes (e.g. the LAN's global IPv6 /64), besides RFC 1918, 169.254/16, fc00::/7 */
     uint8_t lan_prefix_addr[16][16];
     uint8_t lan_prefix_len[16];

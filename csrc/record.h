@@ -33,13 +33,9 @@ typedef struct pf_record {
     const uint8_t *data;   /* caplen bytes */
     uint32_t linktype;     /* LINKTYPE_* of the record's interface */
     int32_t if_id;         /* pcapng interface id (IDB index within the section), -1 in classic pcap */
+    const char *if_name;   /* the interface's if_name ("" if none); set by the run driver */
     uint8_t bad_record;    /* nonzero: the record is unusable (e.g. EPB naming an unknown interface);
                               the value is a PF_R_* reason and the simulator counts it unparsed */
-    /* Added by pcap.c (additive): PF_R_TRUNCATED_RECORD is 0 in enum pf_reason, so a truncated
-     * record cannot be told apart by bad_record alone. is_bad is 1 for every unusable record
-     * (then bad_record holds the PF_R_* reason, possibly PF_R_TRUNCATED_RECORD = 0), 0 otherwise.
-     * Test `is_bad`, not `bad_record != 0`. */
-    uint8_t is_bad;
 } pf_record;
 
 /* Decoder result status. */
@@ -64,6 +60,8 @@ enum pf_decode_status {
 #define PF_PKT_EXT_LOOP 0x0200u       /* IPv6 extension chain too long / ran past the packet */
 #define PF_PKT_L2_MULTICAST 0x0400u   /* destination MAC is multicast/broadcast */
 #define PF_PKT_VLAN_EXCESS 0x0800u    /* more VLAN tags than vlan_id[] holds */
+#define PF_PKT_WIFI_FROM_STA 0x1000u  /* 802.11 data frame ToDS only: a station sends to the AP */
+#define PF_PKT_WIFI_TO_STA 0x2000u    /* 802.11 data frame FromDS only: the AP sends to a station */
 
 /* TCP flag bits as in the TCP header */
 #define PF_TCP_FIN 0x01u

@@ -119,6 +119,8 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
         if (n == 0)
             break;
         info->records++;
+        const pf_reader_iface *itf = rec.if_id >= 0 ? pf_reader_iface_get(r, (uint32_t)rec.if_id) : NULL;
+        rec.if_name = itf ? itf->name : "";
         if (rec.bad_record == PF_R_TRUNCATED_RECORD)
             info->truncated_records++;
         if (!rec.bad_record)

@@ -1,5 +1,8 @@
 /* sim.c: one router configuration. For every packet it decides the path the Linux kernel
  * would take (see ../shared/docs/kernel-sfo.md) and accounts for it. Prefix: pf_sim_. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* strdup */
+#endif
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +185,6 @@ void pf_config_default(pf_config *cfg)
     cfg->n_ifaces = 2;
     cfg->default_lan_iface = 0;
     cfg->default_wan_iface = 1;
-    for (int i = 0; i < 64; i++)
-        cfg->capture_if_map[i] = -1;
     cfg->dump_at_ns[0] = cfg->dump_at_ns[1] = -1;
 }
 
@@ -208,9 +209,14 @@ static int cfg_check(const pf_config *c, pf_error_info *err)
     if (c->default_lan_iface < 0 || (uint32_t)c->default_lan_iface >= c->n_ifaces ||
         c->default_wan_iface < 0 || (uint32_t)c->default_wan_iface >= c->n_ifaces)
         return cfg_error(err, "default LAN/WAN interface out of range");
-    for (int i = 0; i < 64; i++)
-        if (c->capture_if_map[i] >= (int32_t)c->n_ifaces)
-            return cfg_error(err, "capture interface mapped to an unknown interface");
+    if (c->n_map_rules > 64)
+        return cfg_error(err, "at most 64 interface mapping rules");
+    for (uint32_t i = 0; i < c->n_map_rules; i++)
+        if (c->map_rules[i].iface < 0 || (uint32_t)c->map_rules[i].iface >= c->n_ifaces ||
+            c->map_rules[i].kind < PF_MAP_CAPTURE_IF || c->map_rules[i].kind > PF_MAP_SUBNET ||
+            (c->map_rules[i].kind == PF_MAP_SUBNET &&
+             c->map_rules[i].prefix_len > (c->map_rules[i].l3 == 4 ? 32 : 128)))
+            return cfg_error(err, "bad interface mapping rule");
     for (uint32_t i = 0; i < c->n_ifaces; i++)
         if (c->ifaces[i].mtu < 68 || c->ifaces[i].mtu > 65535)
             return cfg_error(err, "interface MTU must be between 68 and 65535");
@@ -713,6 +719,66 @@ static void log_packet(pf_sim *s, const pf_record *rec, const pkt_ctx *p, int64_
             pf_reason_name(p->reason));
 }
 
+static int radio_band(uint16_t mhz)
+{
+    if (mhz >= 2400 && mhz < 2500)
+        return 2;
+    if (mhz >= 5955 && mhz <= 7125)
+        return 6; /* 6 GHz channels start at 5955 MHz */
+    if (mhz >= 4900 && mhz < 5955)
+        return 5;
+    return 0;
+}
+
+/* The interface a packet arrives on (ingress = 1) or leaves by (ingress = 0) according to the
+ * mapping rules; -1 when none matches. Ingress rules look at the capture (interface, SLL2
+ * index, radio band, VLAN, PPPoE) and the source; egress rules only at the destination (MAC,
+ * subnet). */
+static int map_iface(const pf_config *cfg, const pf_record *rec, const pf_decoded *d, int ingress)
+{
+    for (uint32_t i = 0; i < cfg->n_map_rules; i++) {
+        const pf_map_rule *r = &cfg->map_rules[i];
+        int hit = 0;
+        switch (r->kind) {
+        case PF_MAP_CAPTURE_IF:
+            hit = ingress && rec->if_id >= 0 && rec->if_id == r->value;
+            break;
+        case PF_MAP_CAPTURE_NAME:
+            hit = ingress && rec->if_name && rec->if_name[0] &&
+                  strncmp(rec->if_name, r->name, sizeof r->name) == 0;
+            break;
+        case PF_MAP_SLL2_IFINDEX:
+            hit = ingress && d->sll_ifindex >= 0 && d->sll_ifindex == r->value;
+            break;
+        case PF_MAP_RADIO_BAND:
+            /* a frame a station sent (ToDS) entered by this radio; one the AP sent (FromDS)
+             * leaves by it */
+            hit = d->radio_freq_mhz && radio_band(d->radio_freq_mhz) == r->value &&
+                  (ingress ? !(d->flags & PF_PKT_WIFI_TO_STA) : (d->flags & PF_PKT_WIFI_TO_STA) != 0);
+            break;
+        case PF_MAP_VLAN:
+            hit = ingress && ((d->n_vlan > 0 && d->vlan_id[0] == r->value) ||
+                              (d->n_vlan > 1 && d->vlan_id[1] == r->value));
+            break;
+        case PF_MAP_PPPOE:
+            hit = ingress && d->has_pppoe && (r->value < 0 || d->pppoe_sid == r->value);
+            break;
+        case PF_MAP_MAC:
+            hit = (d->flags & PF_PKT_HAS_MAC) &&
+                  memcmp(ingress ? d->src_mac : d->dst_mac, r->mac, 6) == 0;
+            break;
+        case PF_MAP_SUBNET:
+            hit = r->l3 == d->l3 && prefix_match(ingress ? d->src : d->dst, r->addr, r->prefix_len);
+            break;
+        default:
+            break;
+        }
+        if (hit)
+            return r->iface;
+    }
+    return -1;
+}
+
 static void route(pf_sim *s, const pf_record *rec, const pf_decoded *d, pkt_ctx *p)
 {
     const pf_config *cfg = &s->cfg;
@@ -732,19 +798,19 @@ static void route(pf_sim *s, const pf_record *rec, const pf_decoded *d, pkt_ctx 
         p->reason = PF_R_LINK_LOCAL;
         return;
     }
-    int in_if = -1;
-    if (rec->if_id >= 0 && rec->if_id < 64)
-        in_if = cfg->capture_if_map[rec->if_id];
+    int in_if = cfg->n_map_rules ? map_iface(cfg, rec, d, 1) : -1;
     if (in_if < 0)
         in_if = sc == ADDR_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
-    int dst_role = dc == ADDR_LAN ? PF_ROLE_LAN : PF_ROLE_WAN;
-    if (cfg->ifaces[in_if].role == dst_role) {
+    int out_if = cfg->n_map_rules ? map_iface(cfg, rec, d, 0) : -1;
+    if (out_if < 0)
+        out_if = dc == ADDR_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+    if (cfg->ifaces[in_if].role == cfg->ifaces[out_if].role) {
         p->path = PF_PATH_NOT_FORWARDED;
         p->reason = PF_R_SAME_SIDE;
         return;
     }
     p->in_if = in_if;
-    p->out_if = dst_role == PF_ROLE_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+    p->out_if = out_if;
     p->path = PF_PATH_SLOW; /* forwarded; refined below */
 }
 

@@ -52,6 +52,7 @@ class Options:
     lan_prefixes: Sequence[str] = ()
     interfaces: Optional[Sequence[Union[Interface, Mapping[str, Any]]]] = None
     capture_map: Optional[Mapping[int, str]] = None   # pcapng interface id -> interface name
+    map_rules: Sequence[Mapping[str, Any]] = ()       # [{"kind", "value", "iface"}], first match wins
     soc: str = presets.DEFAULT_SOC
     ppe_entries: Optional[int] = None
     wed_2g: bool = False
@@ -81,6 +82,8 @@ class Options:
             d["interfaces"] = [vars(_as_iface(i)) for i in self.interfaces]
         if self.capture_map:
             d["capture_map"] = {str(k): v for k, v in self.capture_map.items()}
+        if self.map_rules:
+            d["map_rules"] = [dict(r) for r in self.map_rules]
         return d
 
 
@@ -97,6 +100,44 @@ def _iface_list(opts: "Options") -> List[Interface]:
 def _set_name(buf: Any, name: str) -> None:
     raw = name.encode()[:31]
     ffi.memmove(buf, raw + b"\0", len(raw) + 1)
+
+
+_MAP_KINDS = {"capture_if": lib.PF_MAP_CAPTURE_IF, "capture_name": lib.PF_MAP_CAPTURE_NAME,
+              "sll2_ifindex": lib.PF_MAP_SLL2_IFINDEX, "radio_band": lib.PF_MAP_RADIO_BAND,
+              "vlan": lib.PF_MAP_VLAN, "pppoe": lib.PF_MAP_PPPOE, "mac": lib.PF_MAP_MAC,
+              "subnet": lib.PF_MAP_SUBNET}
+
+
+def _set_rule(c: Any, rule: Mapping[str, Any], names: Mapping[str, int]) -> None:
+    """One interface mapping rule into a pf_map_rule."""
+    kind, value, iface = rule.get("kind"), rule.get("value"), rule.get("iface")
+    if kind not in _MAP_KINDS:
+        raise ConfigError(f"mapping rule kind must be one of {', '.join(_MAP_KINDS)}, not {kind!r}")
+    if iface not in names:
+        raise ConfigError(f"mapping rule {kind}={value!r} names unknown interface {iface!r}")
+    c.kind = _MAP_KINDS[kind]
+    c.iface = names[iface]
+    try:
+        if kind == "capture_name":
+            _set_name(c.name, str(value))
+        elif kind == "radio_band":
+            c.value = {"2g": 2, "5g": 5, "6g": 6}[value]
+        elif kind == "pppoe":
+            c.value = -1 if value in (None, "any") else int(value)
+        elif kind == "mac":
+            raw = bytes(int(x, 16) for x in str(value).replace("-", ":").split(":"))
+            if len(raw) != 6:
+                raise ValueError("a MAC has 6 bytes")
+            ffi.memmove(c.mac, raw, 6)
+        elif kind == "subnet":
+            net = ipaddress.ip_network(str(value), strict=False)
+            raw = net.network_address.packed
+            ffi.memmove(c.addr, raw + bytes(16 - len(raw)), 16)
+            c.l3, c.prefix_len = net.version, net.prefixlen
+        else:
+            c.value = int(value)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"bad mapping rule {kind}={value!r}: {exc}") from None
 
 
 def build_config(opts: Options) -> Any:
@@ -172,12 +213,13 @@ def build_config(opts: Options) -> Any:
     if opts.mtu is not None:
         for idx in range(cfg.n_ifaces):
             cfg.ifaces[idx].mtu = opts.mtu
-    for cap_id, name in (opts.capture_map or {}).items():
-        if not 0 <= int(cap_id) < 64:
-            raise ConfigError(f"capture interface id {cap_id} out of range 0..63")
-        if name not in names:
-            raise ConfigError(f"capture interface {cap_id} mapped to unknown interface {name!r}")
-        cfg.capture_if_map[int(cap_id)] = names[name]
+    rules = [{"kind": "capture_if", "value": int(k), "iface": v} for k, v in (opts.capture_map or {}).items()]
+    rules += list(opts.map_rules)
+    if len(rules) > 64:
+        raise ConfigError("at most 64 interface mapping rules")
+    for i, rule in enumerate(rules):
+        _set_rule(cfg.map_rules[i], rule, names)
+    cfg.n_map_rules = len(rules)
     if len(opts.lan_prefixes) > 16:
         raise ConfigError("at most 16 LAN prefixes")
     for i, text in enumerate(opts.lan_prefixes):

@@ -3,7 +3,9 @@
  *
  * usage: test_reader [-q] [-m] [-n N] FILE
  *   -q  summary only        -m  read through pf_reader_open_mem (file loaded by stdio)
- *   -n  repeat the read N times (throughput measurement, implies -q) */
+ *   -n  repeat the read N times (throughput measurement, implies -q)
+ *   -f  mutation fuzzing: N runs over random mutations / truncations of FILE in memory (seed -s),
+ *       meant for the ASan/UBSan build; prints only a count */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
@@ -55,6 +57,58 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* xorshift64: deterministic mutations for a given seed */
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static int fuzz(const uint8_t *orig, size_t len, long runs)
+{
+    uint64_t records = 0, errors = 0;
+    for (long i = 0; i < runs; i++) {
+        size_t n = len;
+        uint8_t *b;
+        pf_reader *r;
+        pf_record rec;
+        pf_decoded d;
+        pf_error_info err;
+        int rc;
+        if (rng() % 4 == 0 && len)
+            n = (size_t)(rng() % len);
+        b = malloc(n ? n : 1);
+        if (!b)
+            return 1;
+        memcpy(b, orig, n);
+        for (int k = (int)(rng() % 8) + 1; k > 0 && n; k--) {
+            size_t at = (size_t)(rng() % n);
+            switch (rng() % 4) {
+            case 0: b[at] = (uint8_t)rng(); break;
+            case 1: b[at] = 0xff; break;
+            case 2: b[at] = 0; break;
+            default: b[at] ^= (uint8_t)(1u << (rng() % 8)); break;
+            }
+        }
+        rc = pf_reader_open_mem(b, n, &r, &err);
+        if (rc == 0) {
+            while ((rc = pf_reader_next(r, &rec, &err)) == 1) {
+                records++;
+                pf_decode(&rec, &d);
+            }
+            pf_reader_close(r);
+        }
+        errors += rc < 0;
+        free(b);
+    }
+    printf("fuzz: %ld runs, %llu records, %llu errors\n", runs, (unsigned long long)records,
+           (unsigned long long)errors);
+    return 0;
+}
+
 struct counts {
     uint64_t records, bytes, status[5], bad[64], v4, v6, tcp, udp, icmp, vlan, pppoe, frag, ip6ext,
         ipopts, icmperr, inner, l4trunc, extloop, freq;
@@ -63,7 +117,7 @@ struct counts {
 int main(int argc, char **argv)
 {
     int quiet = 0, mem = 0, i, rc = 0;
-    long reps = 1;
+    long reps = 1, fuzz_runs = 0;
     const char *path = NULL;
     uint8_t *buf = NULL;
     size_t buflen = 0;
@@ -79,6 +133,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
             reps = atol(argv[++i]);
             quiet = 1;
+        } else if (!strcmp(argv[i], "-f") && i + 1 < argc) {
+            fuzz_runs = atol(argv[++i]);
+            mem = 1;
+        } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+            rng_state = strtoull(argv[++i], NULL, 0) | 1u;
         } else
             path = argv[i];
     }
@@ -92,6 +151,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot read %s\n", path);
             return 2;
         }
+    }
+    if (fuzz_runs > 0) {
+        rc = fuzz(buf, buflen, fuzz_runs);
+        free(buf);
+        return rc;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long rep = 0; rep < reps; rep++) {
@@ -111,7 +175,7 @@ int main(int argc, char **argv)
         while ((rc = pf_reader_next(r, &rec, &err)) == 1) {
             c.records++;
             c.bytes += rec.caplen;
-            if (rec.is_bad)
+            if (rec.bad_record)
                 c.bad[rec.bad_record & 63]++;
             pf_decode(&rec, &d);
             c.status[d.status < 5 ? d.status : 0]++;
@@ -136,11 +200,11 @@ int main(int argc, char **argv)
                 char s[64], t[64];
                 addr_str(d.l3, d.src, s, sizeof s);
                 addr_str(d.l3, d.dst, t, sizeof t);
-                printf("%llu off=%llu ts=%lld cap=%u wire=%u if=%d lt=%u bad=%d dec=%s l3=%u l4=%u "
+                printf("%llu off=%llu ts=%lld cap=%u wire=%u if=%d lt=%u bad=%u dec=%s l3=%u l4=%u "
                        "%s %s sp=%u dp=%u fl=0x%04x",
                        (unsigned long long)rec.index, (unsigned long long)rec.file_offset,
                        (long long)rec.ts_ns, rec.caplen, rec.wirelen, rec.if_id, rec.linktype,
-                       rec.is_bad ? (int)rec.bad_record : -1, status_name[d.status < 5 ? d.status : 0], d.l3, d.l4proto, s,
+                       rec.bad_record, status_name[d.status < 5 ? d.status : 0], d.l3, d.l4proto, s,
                        t, d.sport, d.dport, d.flags);
                 if (d.n_vlan == 1)
                     printf(" vlan=%u", d.vlan_id[0]);
