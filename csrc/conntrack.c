@@ -341,9 +341,42 @@ static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, 
         return TCP_ACCEPT;
     case sIV:
         return TCP_INVALID;
+    case sCL:
+        if (index != TCP_RST_SET)
+            break;
+        /* RST validation: in closing states the checks are skipped (tcp_can_early_drop). With
+         * the peer's highest ACK known (MAXACK_SET), an RST before it is invalid; one that does
+         * not match it exactly keeps the state ("keep established state to allow a possible
+         * challenge ACK"), unless it ends a train of this direction's segments. While a flow is
+         * offloaded conntrack sees no fast-path segment, so td_maxack is stale; it is cleared at
+         * teardown only from 6.14 ("clear tcp MAXACK flag before moving to slowpath"). */
+        if (old_state >= sFW && old_state <= sCL)
+            break;
+        if (c->tcp_maxack_set[!dir] && c->tcp_last_index != TCP_SYN_SET) {
+            uint32_t seq = d->tcp_seq, maxack = c->tcp_maxack[!dir];
+            int established = pf_ct_tcp_established(c);
+            if (seq == 0 && !established)
+                break;
+            if ((int32_t)(seq - maxack) < 0)
+                return TCP_INVALID; /* "invalid rst" (nf_conntrack_tcp_ignore_invalid_rst = 0) */
+            if (!established || seq == maxack)
+                break;
+            if (c->tcp_last_index == TCP_ACK_SET && c->tcp_last_dir == dir && seq == c->tcp_last_end)
+                break;
+            new_state = old_state;
+        }
+        break;
     default:
         break;
     }
+    /* tcp_in_window (every segment taken as in window): td_maxack of the sender */
+    if (d->tcp_flags & PF_TCP_ACK) {
+        if (!c->tcp_maxack_set[dir] || (int32_t)(d->tcp_ack - c->tcp_maxack[dir]) > 0)
+            c->tcp_maxack[dir] = d->tcp_ack;
+        c->tcp_maxack_set[dir] = 1;
+    }
+    c->tcp_last_end = d->tcp_seq + d->l4_payload_len + ((d->tcp_flags & PF_TCP_SYN) ? 1u : 0u) +
+                      ((d->tcp_flags & PF_TCP_FIN) ? 1u : 0u);
     c->tcp_last_index = (uint8_t)index;
     c->tcp_last_dir = (uint8_t)dir;
     c->tcp_state = new_state;

@@ -46,6 +46,9 @@ typedef struct pf_conn {
     uint8_t tcp_state;       /* enum pf_tcp_state */
     uint8_t tcp_close_init[2]; /* IP_CT_TCP_FLAG_CLOSE_INIT per direction */
     uint8_t tcp_last_dir, tcp_last_index;
+    uint8_t tcp_maxack_set[2];  /* IP_CT_TCP_FLAG_MAXACK_SET per direction */
+    uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
+    uint32_t tcp_last_end;      /* last_end: seq + len (+SYN/FIN) of the last tracked segment */
     uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */
     uint8_t flow_expired;    /* its last flowtable entry ended by idle timeout */
     int8_t iface[2];         /* ingress interface seen per direction, -1 unknown */

@@ -46,14 +46,47 @@ def test_tcp_flow_added_by_third_handshake_packet_then_fast_until_fin(tmp_path):
     assert r.paths["sfo"]["flows"] == 1 and r.paths["slow"]["flows"] == 1
 
 
-def test_tcp_rst_tears_down_flow_and_connection_stays_slow(tmp_path):
+def test_tcp_rst_not_matching_the_peers_ack_tears_down_but_keeps_established(tmp_path):
+    """nf_flow_state_check tears the flow down on the RST; conntrack then validates the RST
+    against the peer's highest ACK it has seen (td_maxack, stale while the flow was
+    offloaded): a sequence number that does not match exactly keeps ESTABLISHED ("to allow a
+    possible challenge ACK", nf_conntrack_tcp_packet), so the next packet adds the flow again.
+    The real Linux 6.1 kernel does exactly this (tests/golden/kernel/tcp_rst.json, packets
+    13-15)."""
     t = Trace()
     ts = tcp_session(t, 3)
     t.add(ts, tcp(S, C, "RA", seq=5031, ack=1031))
     t.add(ts + 0.01, tcp(C, S, "PA", seq=1031, ack=5031, payload=b"late"))
+    t.add(ts + 0.02, tcp(C, S, "A", seq=1035, ack=5031))
     r = run(t, tmp_path)
-    assert paths(r) == ["slow"] * 3 + ["sfo"] * 6 + ["slow", "slow"]
+    assert paths(r) == ["slow"] * 3 + ["sfo"] * 6 + ["slow", "slow", "sfo"]
+    assert reasons(r)[-3:-1] == ["tcp_fin_rst", "flow_add"]
+
+
+def test_tcp_rst_matching_the_peers_ack_closes_the_connection(tmp_path):
+    """An RST whose sequence number equals the peer's highest ACK moves conntrack to CLOSE: the
+    connection is no longer ESTABLISHED and never offloads again."""
+    t = Trace()
+    ts = tcp_handshake(t, 0.0, C, S)
+    t.add(ts, tcp(S, C, "PA", seq=5001, ack=1001, payload=b"y" * 10))
+    t.add(ts + 0.01, tcp(S, C, "RA", seq=5001, ack=1001))  # the client's last ACK was 5001
+    t.add(ts + 0.02, tcp(C, S, "PA", seq=1001, ack=5011, payload=b"late"))
+    r = run(t, tmp_path)
+    assert paths(r) == ["slow"] * 3 + ["sfo", "slow", "slow"]
     assert reasons(r)[-2:] == ["tcp_fin_rst", "tcp_not_established"]
+
+
+def test_tcp_rst_before_the_peers_ack_is_invalid(tmp_path):
+    """An RST with a sequence number before the peer's highest ACK is an "invalid rst": no
+    state change (the flow is still torn down by the fast path), so the connection re-offloads."""
+    t = Trace()
+    ts = tcp_handshake(t, 0.0, C, S)
+    t.add(ts, tcp(S, C, "PA", seq=5001, ack=1001, payload=b"y" * 10))
+    t.add(ts + 0.01, tcp(S, C, "RA", seq=4000, ack=1001))
+    t.add(ts + 0.02, tcp(C, S, "PA", seq=1001, ack=5011, payload=b"late"))
+    r = run(t, tmp_path)
+    assert paths(r) == ["slow"] * 3 + ["sfo", "slow", "slow"]
+    assert reasons(r)[-2:] == ["tcp_fin_rst", "flow_add"]
 
 
 def test_udp_request_response_second_packet_adds_flow(tmp_path):
