@@ -152,10 +152,13 @@ void pf_ct_set_deadline(pf_ct_table *t, uint32_t ct, int64_t deadline_ns)
 {
     pf_conn *c = &t->conns[ct];
     c->deadline_ns = deadline_ns;
-    if (c->status & PF_IPS_OFFLOAD)
+    if (c->status & PF_IPS_OFFLOAD) {
         pf_wheel_remove(&t->wheel, ct); /* nf_ct_offload_timeout: never expires while offloaded */
-    else
-        pf_wheel_set(&t->wheel, ct, tick_of(t, deadline_ns));
+    } else {
+        /* a deadline at or before the last GC tick run is reaped by the next one */
+        int64_t tick = tick_of(t, deadline_ns);
+        pf_wheel_set(&t->wheel, ct, tick > t->last_tick ? tick : t->last_tick + 1);
+    }
 }
 
 static int ct_expired(const pf_conn *c, int64_t now)
@@ -518,6 +521,10 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
         } else {
             c->deadline_ns = now + (int64_t)cfg->generic_timeout_s * NS_PER_S;
         }
+        /* __nf_ct_refresh_acct -> nf_ct_acct_update: counted before the forward chain, so a
+         * `ct original packets` match sees the current packet */
+        c->acct_packets[dir]++;
+        c->acct_bytes[dir] += d->ip_len;
         /* nf_conntrack_in: IPS_SEEN_REPLY is set after the L4 handler for a reply packet. */
         if (dir == PF_DIR_REPLY)
             c->status |= PF_IPS_SEEN_REPLY;
@@ -555,6 +562,7 @@ static void gc_expire(void *ctx, uint32_t idx, int64_t due)
 
 void pf_ct_gc_tick(pf_ct_table *t, int64_t tick, int run_all)
 {
+    t->last_tick = tick;
     if (run_all)
         pf_wheel_run_all(&t->wheel, tick, gc_expire, t);
     else

@@ -49,6 +49,8 @@ typedef struct pf_conn {
     uint8_t tcp_maxack_set[2];  /* IP_CT_TCP_FLAG_MAXACK_SET per direction */
     uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
     uint32_t tcp_last_end;      /* last_end: seq + len (+SYN/FIN) of the last tracked segment */
+    uint64_t acct_packets[2];   /* nf_conn_acct counters per direction (nf_conntrack_acct = 1) */
+    uint64_t acct_bytes[2];
     uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */
     uint8_t flow_expired;    /* its last flowtable entry ended by idle timeout */
     int8_t iface[2];         /* ingress interface seen per direction, -1 unknown */
@@ -65,6 +67,7 @@ typedef struct pf_ct_table {
     uint64_t next_id;
     pf_wheel wheel;          /* expiry reaping, ticks = GC seconds */
     int64_t origin_ns;       /* time of tick 0 */
+    int64_t last_tick;       /* last GC tick run */
     uint64_t early_drops;
     /* called before an offloaded entry is early-dropped, so the flowtable can drop its flow */
     void (*evict_cb)(void *ctx, uint32_t ct);

@@ -78,7 +78,10 @@ enum pf_reason {
     PF_R_HW_AGED = 39,           /* bound entry aged out; relearning */
     /* hardware */
     PF_R_HW_FORWARDED = 40,
-    PF_REASON_COUNT = 41
+    /* slow path, the offload rule's own conditions (user rules, not kernel refusals) */
+    PF_R_RULE_PACKETS_BELOW = 41, /* `ct ... packets/bytes ge N` not reached yet */
+    PF_R_RULE_NOT_MATCHED = 42,   /* l4proto / iifname / oifname / address / ct state condition */
+    PF_REASON_COUNT = 43
 };
 
 /* Flow events written to the decision log. */
@@ -141,6 +144,26 @@ typedef struct pf_map_rule {
     uint8_t addr[16];
 } pf_map_rule;
 
+/* The forward-chain rule in front of `flow add @ft` (fw4: `meta l4proto { tcp, udp }`). Every
+ * condition must hold for the flow to be added. */
+enum pf_cmp { PF_CMP_GE = 0, PF_CMP_GT = 1, PF_CMP_LE = 2, PF_CMP_LT = 3, PF_CMP_EQ = 4, PF_CMP_NE = 5 };
+enum pf_ct_dir_sel { PF_CTDIR_ORIGINAL = 0, PF_CTDIR_REPLY = 1, PF_CTDIR_BOTH = 2 };
+
+typedef struct pf_offload_rule {
+    int32_t present;           /* 0: no `flow add` statement at all (nothing is ever offloaded) */
+    uint32_t l4proto_mask;     /* bit 0 TCP, bit 1 UDP (meta l4proto set) */
+    int32_t ct_count;          /* 0 none, 1 `ct <dir> packets`, 2 `ct <dir> bytes` */
+    int32_t ct_count_dir;      /* pf_ct_dir_sel */
+    int32_t ct_count_cmp;      /* pf_cmp */
+    uint64_t ct_count_value;
+    uint32_t ct_state_mask;    /* bit 0 new, 1 established, 2 related; 0 = any */
+    uint32_t iif_mask;         /* interfaces allowed as input (iifname set), 0 = any */
+    uint32_t oif_mask;         /* output (oifname set), 0 = any */
+    uint32_t n_saddr, n_daddr; /* ip/ip6 saddr / daddr sets (prefixes), 0 = any */
+    uint8_t saddr_l3[8], saddr_len[8], daddr_l3[8], daddr_len[8];
+    uint8_t saddr[8][16], daddr[8][16];
+} pf_offload_rule;
+
 typedef struct pf_config {
     int32_t mode;                 /* pf_mode */
     int32_t kernel_version;       /* major*100+minor, e.g. 606 */
@@ -153,6 +176,8 @@ typedef struct pf_config {
     uint32_t generic_timeout_s;
     uint32_t flow_timeout_tcp_s;  /* nf_flowtable_tcp_timeout */
     uint32_t flow_timeout_udp_s;  /* nf_flowtable_udp_timeout */
+    int32_t flowtable_counter;    /* flowtable `counter` flag: fast-path packets update ct counters */
+    pf_offload_rule rule;         /* the offload rule of the forward chain */
     /* hardware offload (mode hw) */
     uint32_t ppe_entries;         /* FOE entries per PPE */
     uint32_t ppe_ways;            /* hash_offset: entries per bucket */

@@ -49,6 +49,8 @@ static const char *const reason_names[PF_REASON_COUNT] = {
     [PF_R_HW_NO_PPE] = "hw_no_ppe",
     [PF_R_HW_AGED] = "hw_aged",
     [PF_R_HW_FORWARDED] = "hw_forwarded",
+    [PF_R_RULE_PACKETS_BELOW] = "rule_packets_below_threshold",
+    [PF_R_RULE_NOT_MATCHED] = "rule_not_matched",
 };
 
 const char *pf_reason_name(int r)

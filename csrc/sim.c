@@ -159,6 +159,11 @@ void pf_config_default(pf_config *cfg)
     cfg->generic_timeout_s = 600;
     cfg->flow_timeout_tcp_s = 30;     /* nf_flowtable_tcp_timeout */
     cfg->flow_timeout_udp_s = 30;     /* nf_flowtable_udp_timeout */
+    /* fw4 (ruleset.uc): flowtable with `counter` (since 04a06bd, 2023) and, first in the forward
+     * chain, `meta l4proto { tcp, udp } flow offload @ft` */
+    cfg->flowtable_counter = 1;
+    cfg->rule.present = 1;
+    cfg->rule.l4proto_mask = 3;
     /* MT7621 (mtk_ppe.h MTK_PPE_ENTRIES with SHIFT 3, hash_offset 2) */
     cfg->ppe_entries = 8192;
     cfg->ppe_ways = 2;
@@ -223,6 +228,12 @@ static int cfg_check(const pf_config *c, pf_error_info *err)
     for (uint32_t i = 0; i < c->n_lan_prefixes; i++)
         if (i >= 16 || c->lan_prefix_len[i] > (c->lan_prefix_l3[i] == 4 ? 32 : 128))
             return cfg_error(err, "LAN prefix length out of range (at most 16 prefixes)");
+    uint32_t all = c->n_ifaces >= 32 ? 0xffffffffu : ((1u << c->n_ifaces) - 1u);
+    if ((c->rule.iif_mask & ~all) || (c->rule.oif_mask & ~all) || c->rule.n_saddr > 8 ||
+        c->rule.n_daddr > 8 || c->rule.ct_count < 0 || c->rule.ct_count > 2 ||
+        c->rule.ct_count_dir < 0 || c->rule.ct_count_dir > 2 || c->rule.ct_count_cmp < 0 ||
+        c->rule.ct_count_cmp > PF_CMP_NE)
+        return cfg_error(err, "bad offload rule");
     if (c->flow_timeout_tcp_s == 0 || c->flow_timeout_udp_s == 0)
         return cfg_error(err, "flow timeouts must be at least 1 s");
     return PF_OK;
@@ -496,6 +507,61 @@ static int fastpath_precheck(const pf_sim *s, const pf_decoded *d, int in_if)
     return 0;
 }
 
+static int cmp_u64(uint64_t a, int cmp, uint64_t b)
+{
+    switch (cmp) {
+    case PF_CMP_GE: return a >= b;
+    case PF_CMP_GT: return a > b;
+    case PF_CMP_LE: return a <= b;
+    case PF_CMP_LT: return a < b;
+    case PF_CMP_EQ: return a == b;
+    default: return a != b;
+    }
+}
+
+static int addr_in_set(const uint8_t *a, uint8_t l3, uint32_t n, const uint8_t (*addrs)[16],
+                       const uint8_t *lens, const uint8_t *l3s)
+{
+    for (uint32_t i = 0; i < n && i < 8; i++)
+        if (l3s[i] == l3 && prefix_match(a, addrs[i], lens[i]))
+            return 1;
+    return 0;
+}
+
+/* The expressions in front of `flow add @ft` in the forward chain (nft evaluates them left to
+ * right; the statement runs only if all match). 0 when they all match, else the reason. */
+static int offload_rule_match(const pf_sim *s, const pf_decoded *d, const pkt_ctx *p)
+{
+    const pf_offload_rule *r = &s->cfg.rule;
+    const pf_conn *c = &s->ct.conns[p->ct];
+    if (!r->present)
+        return PF_R_OFFLOAD_DISABLED;
+    uint32_t protobit = c->key.proto == 6 ? 1u : c->key.proto == 17 ? 2u : 0u;
+    if (!(r->l4proto_mask & protobit))
+        return PF_R_RULE_NOT_MATCHED;
+    if (r->iif_mask && !(r->iif_mask & (1u << p->in_if)))
+        return PF_R_RULE_NOT_MATCHED;
+    if (r->oif_mask && !(r->oif_mask & (1u << p->out_if)))
+        return PF_R_RULE_NOT_MATCHED;
+    if (r->n_saddr && !addr_in_set(d->src, d->l3, r->n_saddr, r->saddr, r->saddr_len, r->saddr_l3))
+        return PF_R_RULE_NOT_MATCHED;
+    if (r->n_daddr && !addr_in_set(d->dst, d->l3, r->n_daddr, r->daddr, r->daddr_len, r->daddr_l3))
+        return PF_R_RULE_NOT_MATCHED;
+    if (r->ct_state_mask) {
+        /* nf_conntrack_in ctinfo: NEW until a reply was seen (original direction) */
+        uint32_t st = (p->dir == PF_DIR_ORIG && !(c->status & PF_IPS_SEEN_REPLY)) ? 1u : 2u;
+        if (!(r->ct_state_mask & st))
+            return PF_R_RULE_NOT_MATCHED;
+    }
+    if (r->ct_count) {
+        const uint64_t *v = r->ct_count == 1 ? c->acct_packets : c->acct_bytes;
+        uint64_t n = r->ct_count_dir == PF_CTDIR_BOTH ? v[0] + v[1] : v[r->ct_count_dir];
+        if (!cmp_u64(n, r->ct_count_cmp, r->ct_count_value))
+            return PF_R_RULE_PACKETS_BELOW;
+    }
+    return 0;
+}
+
 /* nft_flow_offload_eval (net/netfilter/nft_flow_offload.c). Returns the slow-path reason: the
  * first rule that refuses, in the kernel's order (so a TCP SYN is refused for its TCP state
  * before the confirmation test), or PF_R_FLOW_ADD / PF_R_FLOW_TIMEOUT when this packet created
@@ -644,7 +710,9 @@ static void slow_path(pf_sim *s, const pf_decoded *d, pkt_ctx *p, int pre)
     if (mode_none) {
         reason = PF_R_OFFLOAD_DISABLED;
     } else {
-        int r = is_tcp_udp(d) ? flow_offload_eval(s, d, p) : PF_R_L4_PROTO;
+        int r = is_tcp_udp(d) ? offload_rule_match(s, d, p) : PF_R_L4_PROTO;
+        if (!r)
+            r = flow_offload_eval(s, d, p);
         reason = pre ? pre : r;
     }
     if (is_new) {
@@ -872,6 +940,10 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
                         /* forwarded by the software flowtable (nf_flow_offload_forward):
                          * flow_offload_refresh, then neigh_xmit / dev_queue_xmit */
                         pf_ft_refresh(&s->ft, ct, now);
+                        if (s->cfg.flowtable_counter) { /* NF_FLOWTABLE_COUNTER: nf_ct_acct_update */
+                            c->acct_packets[dir]++;
+                            c->acct_bytes[dir] += d->ip_len;
+                        }
                         p.path = PF_PATH_SFO;
                         p.reason = (uint8_t)((s->ppe && (f->flags & PF_FLOW_HW))
                                                  ? hw_reason

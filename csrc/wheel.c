@@ -90,16 +90,24 @@ void pf_wheel_run_slot(pf_wheel *w, int64_t tick, pf_wheel_fn fn, void *ctx)
 
 void pf_wheel_run_all(pf_wheel *w, int64_t tick, pf_wheel_fn fn, void *ctx)
 {
-    for (uint32_t s = 0; s < PF_WHEEL_SLOTS; s++) {
-        uint32_t idx = w->heads[s];
-        while (idx != PF_WHEEL_NONE) {
-            uint32_t nx = w->next[idx];
-            int64_t due = w->tick[idx];
-            if (due <= tick) {
-                pf_wheel_remove(w, idx);
-                fn(ctx, idx, due);
+    /* fn may re-arm an object into a slot this pass has already visited (a flow refreshed since
+     * it was armed): pass again until a pass finds nothing due. Each call removes its object or
+     * re-arms it to a strictly later tick, so this ends. */
+    uint64_t calls;
+    do {
+        calls = 0;
+        for (uint32_t s = 0; s < PF_WHEEL_SLOTS; s++) {
+            uint32_t idx = w->heads[s];
+            while (idx != PF_WHEEL_NONE) {
+                uint32_t nx = w->next[idx];
+                int64_t due = w->tick[idx];
+                if (due <= tick) {
+                    pf_wheel_remove(w, idx);
+                    fn(ctx, idx, due);
+                    calls++;
+                }
+                idx = nx;
             }
-            idx = nx;
         }
-    }
+    } while (calls);
 }

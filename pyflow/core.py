@@ -53,6 +53,10 @@ class Options:
     interfaces: Optional[Sequence[Union[Interface, Mapping[str, Any]]]] = None
     capture_map: Optional[Mapping[int, str]] = None   # pcapng interface id -> interface name
     map_rules: Sequence[Mapping[str, Any]] = ()       # [{"kind", "value", "iface"}], first match wins
+    flowtable_counter: bool = True                    # flowtable `counter` flag (fw4 since 2023)
+    flowtable_devices: Optional[Sequence[str]] = None  # interfaces listed in the flowtable (default: all)
+    offload_after_packets: Optional[int] = None       # `ct original packets ge N` in the offload rule
+    offload_rule: Optional[Mapping[str, Any]] = None  # the full rule (see README "Offload rule variants")
     soc: str = presets.DEFAULT_SOC
     ppe_entries: Optional[int] = None
     wed_2g: bool = False
@@ -84,6 +88,14 @@ class Options:
             d["capture_map"] = {str(k): v for k, v in self.capture_map.items()}
         if self.map_rules:
             d["map_rules"] = [dict(r) for r in self.map_rules]
+        if not self.flowtable_counter:
+            d["flowtable_counter"] = False
+        if self.flowtable_devices is not None:
+            d["flowtable_devices"] = list(self.flowtable_devices)
+        if self.offload_after_packets is not None:
+            d["offload_after_packets"] = self.offload_after_packets
+        if self.offload_rule is not None:
+            d["offload_rule"] = dict(self.offload_rule)
         return d
 
 
@@ -138,6 +150,60 @@ def _set_rule(c: Any, rule: Mapping[str, Any], names: Mapping[str, int]) -> None
             c.value = int(value)
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(f"bad mapping rule {kind}={value!r}: {exc}") from None
+
+
+_CMPS = {"ge": lib.PF_CMP_GE, ">=": lib.PF_CMP_GE, "gt": lib.PF_CMP_GT, ">": lib.PF_CMP_GT,
+         "le": lib.PF_CMP_LE, "<=": lib.PF_CMP_LE, "lt": lib.PF_CMP_LT, "<": lib.PF_CMP_LT,
+         "eq": lib.PF_CMP_EQ, "==": lib.PF_CMP_EQ, "ne": lib.PF_CMP_NE, "!=": lib.PF_CMP_NE}
+_CTDIRS = {"original": lib.PF_CTDIR_ORIGINAL, "reply": lib.PF_CTDIR_REPLY, "both": lib.PF_CTDIR_BOTH}
+_CTSTATES = {"new": 1, "established": 2, "related": 4}
+
+
+def _set_offload_rule(r: Any, rule: Mapping[str, Any], names: Mapping[str, int]) -> None:
+    """The forward-chain offload rule: {present, l4proto, ct_count, ct_state, iifname, oifname,
+    saddr, daddr}; missing keys keep fw4's `meta l4proto { tcp, udp } flow add @ft`."""
+    unknown = set(rule) - {"present", "l4proto", "ct_count", "ct_state", "iifname", "oifname", "saddr", "daddr"}
+    if unknown:
+        raise ConfigError(f"unknown offload rule keys: {', '.join(sorted(unknown))}")
+    r.present = 1 if rule.get("present", True) else 0
+    protos = rule.get("l4proto", ["tcp", "udp"])
+    if not set(protos) <= {"tcp", "udp"}:
+        raise ConfigError("the flowtable offloads only tcp and udp: l4proto must be a subset of them")
+    r.l4proto_mask = (1 if "tcp" in protos else 0) | (2 if "udp" in protos else 0)
+    cc = rule.get("ct_count")
+    if cc:
+        if cc.get("kind", "packets") not in ("packets", "bytes") or cc.get("dir", "original") not in _CTDIRS \
+                or cc.get("cmp", "ge") not in _CMPS:
+            raise ConfigError(f"bad ct count condition {cc!r}")
+        r.ct_count = 1 if cc.get("kind", "packets") == "packets" else 2
+        r.ct_count_dir = _CTDIRS[cc.get("dir", "original")]
+        r.ct_count_cmp = _CMPS[cc.get("cmp", "ge")]
+        r.ct_count_value = int(cc["value"])
+    states = rule.get("ct_state") or []
+    if not set(states) <= set(_CTSTATES):
+        raise ConfigError(f"ct state must be among {', '.join(_CTSTATES)}")
+    r.ct_state_mask = sum(_CTSTATES[s] for s in set(states))
+    for field, attr in (("iifname", "iif_mask"), ("oifname", "oif_mask")):
+        mask = 0
+        for name in rule.get(field) or []:
+            if name not in names:
+                raise ConfigError(f"{field} {name!r} is not an interface of the topology")
+            mask |= 1 << names[name]
+        setattr(r, attr, mask)
+    for field in ("saddr", "daddr"):
+        nets = rule.get(field) or []
+        if len(nets) > 8:
+            raise ConfigError(f"at most 8 {field} prefixes")
+        for i, text in enumerate(nets):
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"bad {field} {text!r}: {exc}") from None
+            raw = net.network_address.packed
+            ffi.memmove(getattr(r, field)[i], raw + bytes(16 - len(raw)), 16)
+            getattr(r, field + "_len")[i] = net.prefixlen
+            getattr(r, field + "_l3")[i] = net.version
+        setattr(r, "n_" + field, len(nets))
 
 
 def build_config(opts: Options) -> Any:
@@ -220,6 +286,18 @@ def build_config(opts: Options) -> Any:
     for i, rule in enumerate(rules):
         _set_rule(cfg.map_rules[i], rule, names)
     cfg.n_map_rules = len(rules)
+    if opts.flowtable_devices is not None:
+        for name in opts.flowtable_devices:
+            if name not in names:
+                raise ConfigError(f"flowtable device {name!r} is not an interface of the topology")
+        for idx in range(cfg.n_ifaces):
+            itf_name = ffi.string(cfg.ifaces[idx].name).decode()
+            cfg.ifaces[idx].in_flowtable = 1 if itf_name in opts.flowtable_devices else 0
+    cfg.flowtable_counter = 1 if opts.flowtable_counter else 0
+    rule = dict(opts.offload_rule or {})
+    if opts.offload_after_packets is not None:
+        rule["ct_count"] = {"kind": "packets", "dir": "original", "cmp": "ge", "value": opts.offload_after_packets}
+    _set_offload_rule(cfg.rule, rule, names)
     if len(opts.lan_prefixes) > 16:
         raise ConfigError("at most 16 LAN prefixes")
     for i, text in enumerate(opts.lan_prefixes):
