@@ -99,16 +99,15 @@ int pf_ct_init(pf_ct_table *t, const pf_config *cfg)
         nb <<= 1;
     t->nbuckets = nb;
     t->conns = calloc(t->max, sizeof(pf_conn));
-    t->buckets = malloc(sizeof(uint32_t) * nb);
+    t->buckets = calloc(nb, sizeof(uint32_t)); /* links are index + 1: calloc'ed zero = empty */
     if (!t->conns || !t->buckets || pf_wheel_init(&t->wheel, t->max) != 0) {
         pf_ct_free(t);
         return PF_E_NOMEM;
     }
-    for (uint32_t i = 0; i < nb; i++)
-        t->buckets[i] = PF_CT_NONE;
-    for (uint32_t i = 0; i < t->max; i++)
-        t->conns[i].hnext = (i + 1 < t->max) ? i + 1 : PF_CT_NONE;
+    /* nothing is touched here: entries are handed out from next_unused, then from the free
+     * list, so the pages of a large table are only mapped as it fills */
     t->free_head = 0;
+    t->next_unused = 0;
     t->next_id = 1;
     return PF_OK;
 }
@@ -126,14 +125,14 @@ static void ct_unlink_free(pf_ct_table *t, uint32_t idx)
 {
     pf_conn *c = &t->conns[idx];
     uint32_t *pp = &t->buckets[c->hbucket];
-    while (*pp != PF_CT_NONE && *pp != idx)
-        pp = &t->conns[*pp].hnext;
-    if (*pp == idx)
+    while (*pp && *pp - 1 != idx)
+        pp = &t->conns[*pp - 1].hnext;
+    if (*pp)
         *pp = c->hnext;
     pf_wheel_remove(&t->wheel, idx);
     c->in_use = 0;
     c->hnext = t->free_head;
-    t->free_head = idx;
+    t->free_head = idx + 1;
     t->count--;
 }
 
@@ -171,7 +170,8 @@ static int ct_expired(const pf_conn *c, int64_t now)
 uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now)
 {
     uint32_t b = key_hash(key) & (t->nbuckets - 1);
-    for (uint32_t i = t->buckets[b]; i != PF_CT_NONE; i = t->conns[i].hnext) {
+    for (uint32_t l = t->buckets[b]; l; l = t->conns[l - 1].hnext) {
+        uint32_t i = l - 1;
         pf_conn *c = &t->conns[i];
         if (key_eq(&c->key, key)) {
             if (ct_expired(c, now))
@@ -187,7 +187,8 @@ uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now)
 static void reap_if_expired(pf_ct_table *t, const pf_ct_key *key, int64_t now)
 {
     uint32_t b = key_hash(key) & (t->nbuckets - 1);
-    for (uint32_t i = t->buckets[b]; i != PF_CT_NONE; i = t->conns[i].hnext) {
+    for (uint32_t l = t->buckets[b]; l; l = t->conns[l - 1].hnext) {
+        uint32_t i = l - 1;
         pf_conn *c = &t->conns[i];
         if (key_eq(&c->key, key) && ct_expired(c, now)) {
             ct_unlink_free(t, i);
@@ -205,8 +206,9 @@ static int early_drop(pf_ct_table *t, uint32_t hash, int64_t now)
     int dropped = 0;
     for (uint32_t k = 0; k < 8 && !dropped; k++) {
         uint32_t b = (hash + k) & (t->nbuckets - 1);
-        uint32_t i = t->buckets[b];
-        while (i != PF_CT_NONE) {
+        uint32_t l = t->buckets[b];
+        while (l) {
+            uint32_t i = l - 1;
             pf_conn *c = &t->conns[i];
             uint32_t nx = c->hnext;
             if (ct_expired(c, now)) {
@@ -219,7 +221,7 @@ static int early_drop(pf_ct_table *t, uint32_t hash, int64_t now)
                 t->early_drops++;
                 dropped++;
             }
-            i = nx;
+            l = nx;
         }
     }
     return dropped;
@@ -227,8 +229,13 @@ static int early_drop(pf_ct_table *t, uint32_t hash, int64_t now)
 
 static uint32_t ct_alloc(pf_ct_table *t, const pf_ct_key *key, int dir_is_a, int64_t now)
 {
-    uint32_t idx = t->free_head;
-    t->free_head = t->conns[idx].hnext;
+    uint32_t idx;
+    if (t->free_head) {
+        idx = t->free_head - 1;
+        t->free_head = t->conns[idx].hnext;
+    } else {
+        idx = t->next_unused++;
+    }
     pf_conn *c = &t->conns[idx];
     memset(c, 0, sizeof *c);
     c->key = *key;
@@ -239,7 +246,7 @@ static uint32_t ct_alloc(pf_ct_table *t, const pf_ct_key *key, int dir_is_a, int
     c->iface[0] = c->iface[1] = -1;
     c->hbucket = key_hash(key) & (t->nbuckets - 1);
     c->hnext = t->buckets[c->hbucket];
-    t->buckets[c->hbucket] = idx;
+    t->buckets[c->hbucket] = idx + 1;
     t->count++;
     return idx;
 }
@@ -492,9 +499,9 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
             if (!may_create)
                 return PF_CT_INVALID;
             reap_if_expired(t, &key, now);
-            if (t->count >= t->max || t->free_head == PF_CT_NONE) {
+            if (t->count >= t->max || (!t->free_head && t->next_unused >= t->max)) {
                 early_drop(t, key_hash(&key), now);
-                if (t->count >= t->max || t->free_head == PF_CT_NONE)
+                if (t->count >= t->max || (!t->free_head && t->next_unused >= t->max))
                     return PF_CT_FULL; /* "table full, dropping packet" */
             }
             idx = ct_alloc(t, &key, dir_is_a, now);

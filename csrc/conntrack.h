@@ -35,7 +35,7 @@ typedef struct pf_ct_key {
 
 typedef struct pf_conn {
     pf_ct_key key;
-    uint32_t hnext;          /* next entry in the hash chain, PF_CT_NONE at the end */
+    uint32_t hnext;          /* next entry in the hash chain (or free list) + 1, 0 at the end */
     uint32_t hbucket;
     int64_t deadline_ns;     /* ct->timeout as an absolute time */
     int64_t created_ns;
@@ -59,9 +59,10 @@ typedef struct pf_conn {
 typedef struct pf_ct_table {
     const pf_config *cfg;
     pf_conn *conns;
-    uint32_t *buckets;       /* head index per bucket */
+    uint32_t *buckets;       /* head index + 1 per bucket, 0 empty */
     uint32_t nbuckets;       /* power of two */
-    uint32_t free_head;      /* free list threaded through hnext */
+    uint32_t free_head;      /* free list threaded through hnext (index + 1, 0 empty) */
+    uint32_t next_unused;    /* entries never used yet start here */
     uint32_t count;          /* entries in use */
     uint32_t max;
     uint64_t next_id;

@@ -60,6 +60,9 @@ typedef struct reader_iface {
     int64_t ts_off_ns; /* if_tsoffset converted to ns (saturated) */
 } reader_iface;
 
+#define PF_RELEASE_CHUNK (32u << 20)  /* 32 MiB, a multiple of any page size */
+#define PF_RELEASE_MARGIN (1u << 20)  /* > PF_MAX_CAPLEN + the largest header */
+
 struct pf_reader {
     const uint8_t *base;
     uint64_t size;
@@ -68,6 +71,7 @@ struct pf_reader {
     uint64_t truncated;    /* records / blocks cut by the end of the file */
     int64_t last_ts;       /* previous packet's timestamp (for SPB, which has none) */
     int mapped;            /* base comes from mmap (unmap on close) */
+    uint64_t released;     /* bytes at the start of the mapping already given back (DONTNEED) */
     int is_pcapng;
     int big;               /* current file / section is big-endian */
     int done;              /* end reached (0 from now on) */
@@ -735,6 +739,16 @@ int pf_reader_next(pf_reader *r, pf_record *rec, pf_error_info *err)
     }
     if (r->done)
         return 0;
+    /* Keep resident memory bounded on multi-GB files: give back the pages well behind the read
+     * position (the previous record's data is still in use, so keep a margin). */
+    if (r->mapped && r->pos - r->released >= PF_RELEASE_CHUNK + PF_RELEASE_MARGIN) {
+        uint64_t upto = (r->pos - PF_RELEASE_MARGIN) & ~(uint64_t)(PF_RELEASE_CHUNK - 1);
+        if (upto > r->released) {
+            (void)madvise((void *)(uintptr_t)(r->base + r->released), (size_t)(upto - r->released),
+                          MADV_DONTNEED);
+            r->released = upto;
+        }
+    }
     if (r->is_pcapng)
         return ng_next(r, rec, err);
     return pcap_next(r, rec, err);

@@ -43,6 +43,7 @@ enum { FOE_INVALID = 0, FOE_UNBIND = 1, FOE_BIND = 2, FOE_FIN = 3 };
 #define D_FROM_A 0x10u    /* packets go endpoint a -> b of the canonical key */
 #define D_IPV6 0x20u
 #define D_UDP 0x40u
+#define D_INIT 0x80u      /* links initialised (dirs come zeroed from calloc, untouched until used) */
 
 typedef struct foe_entry {
     int64_t last_hit;   /* UNBIND: last packet; BIND/FIN: bind time, then every HW hit */
@@ -273,7 +274,7 @@ int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err)
     p->nbuckets = entries / ways;
     p->check_ns = (int64_t)cfg->ppe_check_interval_ms * NS_PER_MS;
     size_t nslots = (size_t)entries * p->nppe;
-    p->dirs = malloc((size_t)p->nflows * 2 * sizeof *p->dirs);
+    p->dirs = calloc((size_t)p->nflows * 2, sizeof *p->dirs); /* initialised on first commit */
     p->keys = calloc(p->nflows, sizeof *p->keys);
     if (nslots) {
         p->foe = malloc(nslots * sizeof *p->foe);
@@ -307,12 +308,6 @@ int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err)
     }
     for (size_t b = 0; b < (size_t)p->nbuckets * p->nppe; b++)
         p->foe_flow[b] = PPE_NONE;
-    for (size_t i = 0; i < (size_t)p->nflows * 2; i++) {
-        ppe_dir *d = &p->dirs[i];
-        memset(d, 0, sizeof *d);
-        d->last_hfo = INT64_MIN;
-        d->entry = d->bucket = d->next = d->prev = PPE_NONE;
-    }
     *out = p;
     return PF_OK;
 }
@@ -377,12 +372,18 @@ static int replace_check(const pf_config *cfg, const pf_ppe_dir_info *in, int *l
 static void dir_clear(pf_ppe *p, uint32_t id)
 {
     ppe_dir *d = &p->dirs[id];
+    if (!(d->flags & D_INIT)) { /* first use of this flow slot */
+        d->entry = d->bucket = d->next = d->prev = PPE_NONE;
+        d->flags = D_INIT;
+        d->last_hfo = INT64_MIN;
+        return;
+    }
     /* mtk_foe_entry_clear -> __mtk_foe_entry_clear: unlink from foe_flow[], clear the slot */
     pending_unlink(p, id);
     if (d->entry != PPE_NONE)
         entry_invalidate(p, d->entry);
     d->entry = PPE_NONE;
-    d->flags = 0;
+    d->flags = D_INIT;
     d->refused = 0;
     d->last_hfo = INT64_MIN;
 }
@@ -406,7 +407,7 @@ int pf_ppe_commit(pf_ppe *p, uint32_t flow, const pf_ppe_dir_info info[2], int64
         const pf_ct_key *key = in->key;
         int learns = 0;
         int r = replace_check(cfg, in, &learns);
-        d->flags = D_COMMITTED;
+        d->flags = D_INIT | D_COMMITTED;
         if (in->from_a)
             d->flags |= D_FROM_A;
         if (key->l3 == 6)
@@ -619,6 +620,8 @@ void pf_ppe_remove(pf_ppe *p, uint32_t flow, int64_t now)
 int64_t pf_ppe_last_hit(const pf_ppe *p, uint32_t flow)
 {
     if (flow >= p->nflows)
+        return INT64_MIN;
+    if (!(p->dirs[flow * 2].flags & D_INIT))
         return INT64_MIN;
     int64_t a = p->dirs[flow * 2].last_hfo, b = p->dirs[flow * 2 + 1].last_hfo;
     return a > b ? a : b;

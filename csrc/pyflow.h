@@ -208,6 +208,7 @@ typedef struct pf_config {
     const char *dump_path[2];
     const char *log_path;         /* JSON-lines decision log, NULL for none */
     int32_t keep_decisions;       /* keep a per-packet (path, reason) array for pf_sim_decisions */
+    int64_t series_bin_ns;        /* time series bin width (0: no series) */
 } pf_config;
 
 typedef struct pf_path_stats {
@@ -235,6 +236,18 @@ typedef struct pf_stats {
     uint64_t shaper_bypass_packets[16], shaper_bypass_bytes[16]; /* HFO past a shaper, by egress iface */
     uint64_t shaped_packets[16], shaped_bytes[16];               /* CPU-path packets a shaper sees */
 } pf_stats;
+
+/* One bin of the time series: the packets of the bin, and the table occupancy after its last
+ * packet. Bins without packets are not emitted (the series is sparse). */
+typedef struct pf_series_bin {
+    int64_t start_ns;             /* bin start, ns after the first packet */
+    uint64_t packets[5];          /* by pf_path */
+    uint64_t bytes[5];
+    uint32_t ct_entries;          /* conntrack entries */
+    uint32_t flows;               /* live flowtable entries */
+    uint32_t ppe_bound;           /* bound FOE entries */
+    uint32_t pad;
+} pf_series_bin;
 
 typedef struct pf_sim pf_sim;
 
@@ -269,6 +282,12 @@ void pf_sim_stats(const pf_sim *sim, pf_stats *out);
 uint64_t pf_sim_decision_count(const pf_sim *sim);
 /* Copies up to n decisions (one per packet record, in file order). Returns the number copied. */
 uint64_t pf_sim_decisions(const pf_sim *sim, uint8_t *paths, uint8_t *reasons, uint64_t n);
+
+/* Time series (cfg.series_bin_ns > 0): number of bins, and a copy of up to n of them.
+ * At most 16 M bins are kept; pf_sim_series_truncated says whether later bins were dropped. */
+uint64_t pf_sim_series_count(const pf_sim *sim);
+uint64_t pf_sim_series(const pf_sim *sim, pf_series_bin *out, uint64_t n);
+int pf_sim_series_truncated(const pf_sim *sim);
 
 /* Reads the whole capture once and feeds every packet to each of the nsims simulators.
  * Errors: those of the reader (PF_E_OPEN, _EMPTY, _FORMAT, _TRUNCATED, _CORRUPT), PF_E_IO,

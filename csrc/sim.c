@@ -234,6 +234,8 @@ static int cfg_check(const pf_config *c, pf_error_info *err)
         c->rule.ct_count_dir < 0 || c->rule.ct_count_dir > 2 || c->rule.ct_count_cmp < 0 ||
         c->rule.ct_count_cmp > PF_CMP_NE)
         return cfg_error(err, "bad offload rule");
+    if (c->series_bin_ns < 0)
+        return cfg_error(err, "time series bin must be positive");
     if (c->flow_timeout_tcp_s == 0 || c->flow_timeout_udp_s == 0)
         return cfg_error(err, "flow timeouts must be at least 1 s");
     return PF_OK;
@@ -289,6 +291,7 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
             setvbuf(s->log, s->log_buf, _IOFBF, 1 << 20);
     }
     s->stats.first_ts_ns = s->stats.last_ts_ns = 0;
+    s->series_cur = -1;
     *out = s;
     return PF_OK;
 }
@@ -305,6 +308,7 @@ void pf_sim_destroy(pf_sim *s)
     pf_ct_free(&s->ct);
     free(s->dec_path);
     free(s->dec_reason);
+    free(s->series);
     free(s->dump_path[0]);
     free(s->dump_path[1]);
     free(s);
@@ -359,7 +363,7 @@ static int dump_conntrack(pf_sim *s, const char *path, int64_t now)
     FILE *f = fopen(path, "w");
     if (!f)
         return PF_E_IO;
-    for (uint32_t i = 0; i < s->ct.max; i++) {
+    for (uint32_t i = 0; i < s->ct.next_unused; i++) {
         const pf_conn *c = &s->ct.conns[i];
         if (!c->in_use || !(c->status & PF_IPS_CONFIRMED) ||
             (!(c->status & PF_IPS_OFFLOAD) && now >= c->deadline_ns))
@@ -753,6 +757,58 @@ static void account(pf_sim *s, const pf_record *rec, pkt_ctx *p)
     }
 }
 
+#define PF_SERIES_MAX (16ull << 20)
+
+static void series_close_bin(pf_sim *s)
+{
+    if (s->series_cur < 0 || !s->series_count)
+        return;
+    pf_series_bin *b = &s->series[s->series_count - 1];
+    b->ct_entries = s->ct.count;
+    b->flows = s->ft.live;
+    b->ppe_bound = s->ppe ? (uint32_t)pf_ppe_bound(s->ppe) : 0;
+}
+
+static int series_add(pf_sim *s, int64_t now, const pf_record *rec, const pkt_ctx *p)
+{
+    int64_t bin = (now - s->ct.origin_ns) / s->cfg.series_bin_ns;
+    if (bin != s->series_cur) {
+        series_close_bin(s);
+        if (s->series_count == PF_SERIES_MAX) {
+            s->series_truncated = 1;
+            return PF_OK;
+        }
+        if (s->series_count == s->series_cap) {
+            uint64_t cap = s->series_cap ? s->series_cap * 2 : 1024;
+            pf_series_bin *nb = realloc(s->series, cap * sizeof *nb);
+            if (!nb)
+                return PF_E_NOMEM;
+            s->series = nb;
+            s->series_cap = cap;
+        }
+        pf_series_bin *b = &s->series[s->series_count++];
+        memset(b, 0, sizeof *b);
+        b->start_ns = bin * s->cfg.series_bin_ns;
+        s->series_cur = bin;
+    }
+    pf_series_bin *b = &s->series[s->series_count - 1];
+    b->packets[p->path]++;
+    b->bytes[p->path] += rec->wirelen;
+    return PF_OK;
+}
+
+uint64_t pf_sim_series_count(const pf_sim *s) { return s->series_count; }
+int pf_sim_series_truncated(const pf_sim *s) { return s->series_truncated; }
+
+uint64_t pf_sim_series(const pf_sim *s, pf_series_bin *out, uint64_t n)
+{
+    if (n > s->series_count)
+        n = s->series_count;
+    if (n)
+        memcpy(out, s->series, n * sizeof *out);
+    return n;
+}
+
 static int keep_decision(pf_sim *s, const pkt_ctx *p)
 {
     if (s->dec_count == s->dec_cap) {
@@ -968,6 +1024,11 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
         *reason_out = p.reason;
     if (flow_id_out)
         *flow_id_out = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? s->ct.conns[p.ct].id : 0;
+    if (s->cfg.series_bin_ns > 0 && !s->series_truncated) {
+        int rc = series_add(s, now, rec, &p);
+        if (rc)
+            return rc;
+    }
     if (s->cfg.keep_decisions)
         return keep_decision(s, &p);
     return PF_OK;
@@ -975,6 +1036,8 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
 
 int pf_sim_finish(pf_sim *s)
 {
+    if (s->series_cur >= 0 && !s->series_truncated)
+        series_close_bin(s);
     if (s->started && (s->dump_path[0] || s->dump_path[1]))
         dumps_due(s, s->last_ts_ns, 1);
     if (s->log_error)

@@ -24,6 +24,11 @@ struct pf_sim {
     uint64_t dec_count, dec_cap;
     char *dump_path[2];       /* conntrack, PPE */
     int dumped[2];
+    /* time series */
+    pf_series_bin *series;
+    uint64_t series_count, series_cap;
+    int64_t series_cur;           /* index of the bin being filled (-1 none) */
+    int series_truncated;
     /* clock */
     int started;
     int64_t last_ts_ns;

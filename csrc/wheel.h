@@ -8,12 +8,11 @@
 #include <stdint.h>
 
 #define PF_WHEEL_SLOTS 4096u /* power of two */
-#define PF_WHEEL_NONE 0xffffffffu
 
 typedef struct pf_wheel {
     uint32_t n;
-    uint32_t *prev, *next; /* per object; prev == PF_WHEEL_NONE and not head => unlinked */
-    int64_t *tick;         /* per object deadline tick; INT64_MAX when unlinked */
+    uint32_t *prev, *next; /* per object: linked neighbour index + 1, 0 for none */
+    int64_t *tick;         /* per object: deadline tick + 1, 0 when unlinked */
     uint32_t heads[PF_WHEEL_SLOTS];
     uint64_t linked;
 } pf_wheel;
@@ -22,7 +21,7 @@ int pf_wheel_init(pf_wheel *w, uint32_t n);
 void pf_wheel_free(pf_wheel *w);
 void pf_wheel_set(pf_wheel *w, uint32_t idx, int64_t tick);
 void pf_wheel_remove(pf_wheel *w, uint32_t idx);
-static inline int pf_wheel_linked(const pf_wheel *w, uint32_t idx) { return w->tick[idx] != INT64_MAX; }
+static inline int pf_wheel_linked(const pf_wheel *w, uint32_t idx) { return w->tick[idx] != 0; }
 
 /* Calls fn(ctx, idx, due_tick) for every object whose deadline tick is <= `tick` in slot
  * (tick & mask); the object is unlinked before the call (fn may re-link it). */

@@ -66,6 +66,7 @@ class Options:
     dump_ppe_at: Optional[float] = None
     dump_ppe: Optional[str] = None             # file for the /sys/kernel/debug/ppe0/entries look-alike
     keep_decisions: bool = False
+    series_bin: Optional[float] = None        # time series bin in seconds (Result.series)
     log: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
@@ -311,6 +312,10 @@ def build_config(opts: Options) -> Any:
         cfg.lan_prefix_l3[i] = net.version
     cfg.n_lan_prefixes = len(opts.lan_prefixes)
     cfg.keep_decisions = 1 if opts.keep_decisions else 0
+    if opts.series_bin is not None:
+        if not opts.series_bin > 0:
+            raise ConfigError("series_bin must be > 0 seconds")
+        cfg.series_bin_ns = max(1, int(round(opts.series_bin * 1e9)))
     for idx, (at, path) in enumerate(((opts.dump_conntrack_at, opts.dump_conntrack), (opts.dump_ppe_at, opts.dump_ppe))):
         if (at is None) != (path is None):
             raise ConfigError("a table dump needs both a time and a file")
@@ -327,6 +332,7 @@ class Result:
 
     stats: Dict[str, Any]
     decisions: Optional[List[Tuple[str, str]]] = None
+    series: Optional[List[Dict[str, Any]]] = None   # per-bin packets/bytes by path and occupancy
     warnings: List[str] = field(default_factory=list)
 
     @property
@@ -372,6 +378,22 @@ def pf_py_progress(ctx: Any, records: int, done: int, total: int) -> int:
         return 1 if fn(int(records), int(done), int(total)) else 0
     except BaseException:  # an exception must not cross the C frame: cancel the run
         return 1
+
+
+def _series(sim: Any) -> List[Dict[str, Any]]:
+    n = lib.pf_sim_series_count(sim)
+    buf = ffi.new("pf_series_bin[]", max(1, n))
+    lib.pf_sim_series(sim, buf, n)
+    out = []
+    for i in range(n):
+        b = buf[i]
+        out.append({
+            "t": b.start_ns / 1e9,
+            "packets": {name: int(b.packets[k]) for k, name in enumerate(PATHS)},
+            "bytes": {name: int(b.bytes[k]) for k, name in enumerate(PATHS)},
+            "ct": int(b.ct_entries), "flows": int(b.flows), "ppe_bound": int(b.ppe_bound),
+        })
+    return out
 
 
 def _ns_to_s(ns: int) -> float:
@@ -504,6 +526,10 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
                 lib.pf_sim_decisions(sim, pbuf, rbuf, n)
                 pb, rb = bytes(ffi.buffer(pbuf, n)), bytes(ffi.buffer(rbuf, n))
                 res.decisions = [(PATHS[pb[i]], REASONS[rb[i]]) for i in range(n)]
+            if opts.series_bin is not None:
+                res.series = _series(sim)
+                if lib.pf_sim_series_truncated(sim):
+                    res.warnings.append("time series truncated at 16 M bins")
             results.append(res)
         if rc:
             _raise(err, spath, partial=results[0] if results and info.records else None)
