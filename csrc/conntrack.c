@@ -325,8 +325,161 @@ static int tcp_flags_valid(uint8_t f)
 
 enum { TCP_ACCEPT, TCP_INVALID, TCP_REPEAT };
 
-/* nf_conntrack_tcp_packet without window tracking (every segment is taken as in window; see
- * README "Model limits"). Returns TCP_ACCEPT / TCP_INVALID / TCP_REPEAT (reopen). */
+/* ---- window tracking (tcp_in_window, tcp_init_sender, tcp_options) ---- */
+
+static inline int before32(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int after32(uint32_t a, uint32_t b) { return (int32_t)(b - a) < 0; }
+
+/* segment_seq_plus_len */
+static uint32_t seg_end(const pf_decoded *d)
+{
+    return d->tcp_seq + d->l4_payload_len + ((d->tcp_flags & PF_TCP_SYN) ? 1u : 0u) +
+           ((d->tcp_flags & PF_TCP_FIN) ? 1u : 0u);
+}
+
+/* tcp_options: window scale and SACK-permitted of a SYN; BE_LIBERAL survives */
+static void tcp_options_into(pf_tcp_seen *s, const pf_decoded *d)
+{
+    s->td_scale = 0;
+    s->flags &= PF_TCPF_BE_LIBERAL;
+    if (d->tcp_opts & PF_TCPOPT_SACK_PERM)
+        s->flags |= PF_TCPF_SACK_PERM;
+    if (d->tcp_opts & PF_TCPOPT_WSCALE) {
+        s->td_scale = d->tcp_wscale;
+        s->flags |= PF_TCPF_WINDOW_SCALE;
+    }
+}
+
+/* tcp_init_sender: "SYN-ACK in reply to a SYN or SYN from reply direction in simultaneous open" */
+static void tcp_init_sender(pf_tcp_seen *sender, pf_tcp_seen *receiver, const pf_decoded *d,
+                            uint32_t end, uint32_t win)
+{
+    sender->td_end = sender->td_maxend = end;
+    sender->td_maxwin = win ? win : 1;
+    tcp_options_into(sender, d);
+    /* RFC 1323: both sides must send the Window Scale option to enable window scaling */
+    if (!((sender->flags & PF_TCPF_WINDOW_SCALE) && (receiver->flags & PF_TCPF_WINDOW_SCALE)))
+        sender->td_scale = receiver->td_scale = 0;
+}
+
+/* tcp_new: the first packet's direction starts window tracking; a picked-up connection is
+ * tracked liberally ("We assume SACK and liberal window checking to handle window scaling"). */
+static void tcp_new_init(pf_conn *c, const pf_decoded *d, int syn)
+{
+    pf_tcp_seen *s0 = &c->tcp_seen[0];
+    memset(c->tcp_seen, 0, sizeof c->tcp_seen);
+    s0->td_end = seg_end(d);
+    s0->td_maxwin = d->tcp_window ? d->tcp_window : 1;
+    if (syn) {
+        s0->td_maxend = s0->td_end;
+        tcp_options_into(s0, d);
+    } else {
+        s0->td_maxend = s0->td_end + s0->td_maxwin;
+        s0->flags = c->tcp_seen[1].flags = PF_TCPF_SACK_PERM | PF_TCPF_BE_LIBERAL;
+    }
+}
+
+#define MAXACKWINCONST 66000u
+static inline uint32_t maxackwindow(const pf_tcp_seen *s)
+{
+    return s->td_maxwin > MAXACKWINCONST ? s->td_maxwin : MAXACKWINCONST;
+}
+
+/* tcp_in_window (6.1+ form: checks that fail return INVALID unless the sender is BE_LIBERAL,
+ * nf_tcp_log_invalid). 1 = accept, 0 = invalid. */
+static int tcp_in_window(pf_conn *c, int dir, unsigned index, const pf_decoded *d, uint8_t state)
+{
+    pf_tcp_seen *sender = &c->tcp_seen[dir], *receiver = &c->tcp_seen[!dir];
+    uint8_t f = d->tcp_flags;
+    uint32_t seq = d->tcp_seq, ack = d->tcp_ack, sack = ack, win = d->tcp_window;
+    uint32_t end = seg_end(d);
+    if ((receiver->flags & PF_TCPF_SACK_PERM) && (d->tcp_opts & PF_TCPOPT_SACK) &&
+        after32(d->tcp_sack_max, sack))
+        sack = d->tcp_sack_max; /* tcp_sack */
+    if (sender->td_maxwin == 0) {
+        if (f & PF_TCP_SYN) {
+            tcp_init_sender(sender, receiver, d, end, win);
+            if (!(f & PF_TCP_ACK))
+                return 1; /* simultaneous open */
+        } else {
+            /* "We are in the middle of a connection, its history is lost for us." */
+            sender->td_end = end;
+            uint32_t swin = win << sender->td_scale;
+            sender->td_maxwin = swin ? swin : 1;
+            sender->td_maxend = end + sender->td_maxwin;
+            if (receiver->td_maxwin == 0)
+                receiver->td_end = receiver->td_maxend = sack;
+            else if (sack == receiver->td_end + 1)
+                receiver->td_end++; /* likely a reply to a keepalive */
+        }
+    } else if ((f & PF_TCP_SYN) && after32(end, sender->td_end) &&
+               (state == PF_TCP_SYN_SENT || state == PF_TCP_SYN_RECV)) {
+        /* RFC 793: a reinitialised TCP: re-init state for this direction */
+        tcp_init_sender(sender, receiver, d, end, win);
+        if (dir == PF_DIR_REPLY && !(f & PF_TCP_ACK))
+            return 1;
+    }
+    if (!(f & PF_TCP_ACK)) {
+        ack = sack = receiver->td_end; /* "If there is no ACK, just pretend it was set and OK." */
+    } else if ((f & (PF_TCP_ACK | PF_TCP_RST)) == (PF_TCP_ACK | PF_TCP_RST) && ack == 0) {
+        ack = sack = receiver->td_end; /* broken stacks: RST/ACK with a zero ack */
+    }
+    if ((f & PF_TCP_RST) && seq == 0 && state == PF_TCP_SYN_SENT)
+        seq = end = sender->td_end; /* RST answering a SYN */
+    int liberal = (sender->flags & PF_TCPF_BE_LIBERAL) != 0; /* nf_conntrack_tcp_be_liberal = 0 */
+
+    if (!before32(seq, sender->td_maxend + 1)) {
+        uint32_t overshot = end - sender->td_maxend + 1;
+        int ack_ok = after32(sack, receiver->td_end - maxackwindow(sender) - 1);
+        int in_recv_win = receiver->td_maxwin &&
+                          after32(end, sender->td_end - receiver->td_maxwin - 1);
+        if (in_recv_win && ack_ok && overshot <= receiver->td_maxwin &&
+            before32(sack, receiver->td_end + 1)) {
+            /* "Work around TCPs that send more bytes than allowed by the receive window" */
+            sender->td_end = end;
+            sender->flags |= PF_TCPF_DATA_UNACK;
+            return 1;
+        }
+        return liberal; /* "SEQ is over upper bound (over the window of the receiver)" */
+    }
+    if (!before32(sack, receiver->td_end + 1))
+        return liberal; /* "ACK is over upper bound (ACKed data not seen yet)" */
+    int in_recv_win = !receiver->td_maxwin || after32(end, sender->td_end - receiver->td_maxwin - 1);
+    if (in_recv_win && after32(sack, receiver->td_end - maxackwindow(sender) - 1)) {
+        if (!(f & PF_TCP_SYN))
+            win <<= sender->td_scale; /* RFC 1323 window scaling */
+        uint32_t swin = win + (sack - ack);
+        if (sender->td_maxwin < swin)
+            sender->td_maxwin = swin;
+        if (after32(end, sender->td_end)) {
+            sender->td_end = end;
+            sender->flags |= PF_TCPF_DATA_UNACK;
+        }
+        if (f & PF_TCP_ACK) {
+            if (!(sender->flags & PF_TCPF_MAXACK_SET)) {
+                c->tcp_maxack[dir] = ack;
+                sender->flags |= PF_TCPF_MAXACK_SET;
+            } else if (after32(ack, c->tcp_maxack[dir])) {
+                c->tcp_maxack[dir] = ack;
+            }
+        }
+        if (receiver->td_maxwin != 0 && after32(end, sender->td_maxend))
+            receiver->td_maxwin += end - sender->td_maxend;
+        if (after32(sack + win, receiver->td_maxend - 1)) {
+            receiver->td_maxend = sack + win;
+            if (win == 0)
+                receiver->td_maxend++;
+        }
+        if (ack == receiver->td_end)
+            receiver->flags &= (uint8_t)~PF_TCPF_DATA_UNACK;
+        if (index == TCP_ACK_SET)
+            c->tcp_last_end = end; /* retransmission bookkeeping: last_end of ACK segments */
+        return 1;
+    }
+    return liberal; /* SEQ under the lower bound / ACK under the lower bound */
+}
+
+/* nf_conntrack_tcp_packet. Returns TCP_ACCEPT / TCP_INVALID / TCP_REPEAT (reopen). */
 static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, int64_t now)
 {
     const uint32_t *to = t->cfg->tcp_timeouts_s;
@@ -362,7 +515,7 @@ static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, 
          * teardown only from 6.14 ("clear tcp MAXACK flag before moving to slowpath"). */
         if (old_state >= sFW && old_state <= sCL)
             break;
-        if (c->tcp_maxack_set[!dir] && c->tcp_last_index != TCP_SYN_SET) {
+        if ((c->tcp_seen[!dir].flags & PF_TCPF_MAXACK_SET) && c->tcp_last_index != TCP_SYN_SET) {
             uint32_t seq = d->tcp_seq, maxack = c->tcp_maxack[!dir];
             int established = pf_ct_tcp_established(c);
             if (seq == 0 && !established)
@@ -379,14 +532,14 @@ static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, 
     default:
         break;
     }
-    /* tcp_in_window (every segment taken as in window): td_maxack of the sender */
-    if (d->tcp_flags & PF_TCP_ACK) {
-        if (!c->tcp_maxack_set[dir] || (int32_t)(d->tcp_ack - c->tcp_maxack[dir]) > 0)
-            c->tcp_maxack[dir] = d->tcp_ack;
-        c->tcp_maxack_set[dir] = 1;
+    if (!(index == TCP_RST_SET && old_state >= sFW && old_state <= sCL)) {
+        /* (closing states skip the window check for an RST: "goto in_window") */
+        if (!tcp_in_window(c, dir, index, d, old_state)) {
+            /* NFCT_TCP_INVALID: -NF_ACCEPT, no state change (nf_tcp_handle_invalid only
+             * shortens the timeout of an out-of-window FIN/RST, not modelled) */
+            return TCP_INVALID;
+        }
     }
-    c->tcp_last_end = d->tcp_seq + d->l4_payload_len + ((d->tcp_flags & PF_TCP_SYN) ? 1u : 0u) +
-                      ((d->tcp_flags & PF_TCP_FIN) ? 1u : 0u);
     c->tcp_last_index = (uint8_t)index;
     c->tcp_last_dir = (uint8_t)dir;
     c->tcp_state = new_state;
@@ -420,7 +573,7 @@ static int tcp_packet(pf_ct_table *t, pf_conn *c, int dir, const pf_decoded *d, 
     return TCP_ACCEPT;
 }
 
-/* tcp_new: which first packets may create an entry. */
+/* tcp_new: which first packets may create an entry (tcp_new_init starts their tracking). */
 static int tcp_new_ok(const pf_config *cfg, uint8_t flags)
 {
     uint8_t st = tcp_conntracks[0][tcp_index(flags)][sNO];
@@ -506,6 +659,8 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
             }
             idx = ct_alloc(t, &key, dir_is_a, now);
             *is_new = 1;
+            if (tcp)
+                tcp_new_init(&t->conns[idx], d, (d->tcp_flags & PF_TCP_SYN) != 0);
         }
         pf_conn *c = &t->conns[idx];
         int dir = (dir_is_a == c->orig_is_a) ? PF_DIR_ORIG : PF_DIR_REPLY;

@@ -33,6 +33,23 @@ typedef struct pf_ct_key {
     uint8_t pad[2];
 } pf_ct_key;
 
+/* ip_ct_tcp_state.flags (include/uapi/linux/netfilter/nf_conntrack_tcp.h) */
+#define PF_TCPF_WINDOW_SCALE 0x01u
+#define PF_TCPF_SACK_PERM 0x02u
+#define PF_TCPF_BE_LIBERAL 0x08u
+#define PF_TCPF_DATA_UNACK 0x10u
+#define PF_TCPF_MAXACK_SET 0x20u
+
+/* struct ip_ct_tcp_state: one direction of TCP window tracking */
+typedef struct pf_tcp_seen {
+    uint32_t td_end;    /* max of seq + len */
+    uint32_t td_maxend; /* max of ack + max(win, 1) */
+    uint32_t td_maxwin; /* max(win) */
+    uint8_t td_scale;   /* window scale factor */
+    uint8_t flags;      /* PF_TCPF_* */
+    uint8_t pad[2];
+} pf_tcp_seen;
+
 typedef struct pf_conn {
     pf_ct_key key;
     uint32_t hnext;          /* next entry in the hash chain (or free list) + 1, 0 at the end */
@@ -46,9 +63,9 @@ typedef struct pf_conn {
     uint8_t tcp_state;       /* enum pf_tcp_state */
     uint8_t tcp_close_init[2]; /* IP_CT_TCP_FLAG_CLOSE_INIT per direction */
     uint8_t tcp_last_dir, tcp_last_index;
-    uint8_t tcp_maxack_set[2];  /* IP_CT_TCP_FLAG_MAXACK_SET per direction */
     uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
-    uint32_t tcp_last_end;      /* last_end: seq + len (+SYN/FIN) of the last tracked segment */
+    uint32_t tcp_last_end;      /* last_end of the last ACK-type segment (retransmission check) */
+    pf_tcp_seen tcp_seen[2];    /* struct ip_ct_tcp_state per direction (window tracking) */
     uint64_t acct_packets[2];   /* nf_conn_acct counters per direction (nf_conntrack_acct = 1) */
     uint64_t acct_bytes[2];
     uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */

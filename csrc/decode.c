@@ -185,6 +185,42 @@ static void decode_inner(const uint8_t *p, uint32_t n, pf_decoded *out)
 
 /* ---- L4 ---------------------------------------------------------------------------------- */
 
+/* The TCP options conntrack reads (nf_conntrack_proto_tcp.c: tcp_options for window scale and
+ * SACK-permitted, tcp_sack for the highest SACK right edge). Stops at EOL or a malformed option,
+ * never reads past len. */
+static void tcp_options(const uint8_t *p, uint32_t len, pf_decoded *out)
+{
+    uint32_t i = 0;
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == 0)
+            return; /* EOL */
+        if (kind == 1) {
+            i++; /* NOP */
+            continue;
+        }
+        if (i + 1 >= len)
+            return;
+        uint8_t olen = p[i + 1];
+        if (olen < 2 || olen > len - i)
+            return; /* "silly options" / partial option */
+        if (kind == 3 && olen == 3) {
+            out->tcp_wscale = p[i + 2] > 14 ? 14 : p[i + 2]; /* RFC 1323 limit */
+            out->tcp_opts |= PF_TCPOPT_WSCALE;
+        } else if (kind == 4 && olen == 2) {
+            out->tcp_opts |= PF_TCPOPT_SACK_PERM;
+        } else if (kind == 5 && olen >= 10 && (olen - 2) % 8 == 0) {
+            for (uint32_t b = 2; b + 8 <= olen; b += 8) {
+                uint32_t right = be32(p + i + b + 4);
+                if (!(out->tcp_opts & PF_TCPOPT_SACK) || (int32_t)(right - out->tcp_sack_max) > 0)
+                    out->tcp_sack_max = right;
+                out->tcp_opts |= PF_TCPOPT_SACK;
+            }
+        }
+        i += olen;
+    }
+}
+
 /* l4: the L4 header, cap: captured bytes of it (bounded by the IP length), plen: L4 length from
  * the IP header (payload lengths are computed from it, not from caplen). */
 static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf_decoded *out)
@@ -205,6 +241,8 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
         out->tcp_window = be16(l4 + 14);
         out->l4_payload_len = plen > hl ? plen - hl : 0;
         out->flags |= PF_PKT_HAS_L4;
+        if (hl > 20 && hl <= cap)
+            tcp_options(l4 + 20, hl - 20, out);
         return;
     }
     case 17: /* UDP */

@@ -94,6 +94,8 @@ static void fixup_ct(pf_ft_table *ft, uint32_t ct, int64_t now)
         c->deadline_ns = now + CT_DAY_NS;
     int64_t timeout = -1;
     if (c->key.proto == 6) {
+        /* flow_offload_fixup_tcp: window tracking re-learns from the next packet */
+        c->tcp_seen[0].td_maxwin = c->tcp_seen[1].td_maxwin = 0;
         timeout = (int64_t)cfg->tcp_timeouts_s[c->tcp_state] - cfg->flow_timeout_tcp_s;
     } else if (c->key.proto == 17) {
         uint32_t base = cfg->udp_timeout_stream_s;

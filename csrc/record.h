@@ -71,6 +71,11 @@ enum pf_decode_status {
 #define PF_TCP_ACK 0x10u
 #define PF_TCP_URG 0x20u
 
+/* pf_decoded.tcp_opts bits (TCP options conntrack reads: tcp_options, tcp_sack) */
+#define PF_TCPOPT_WSCALE 0x01u
+#define PF_TCPOPT_SACK_PERM 0x02u
+#define PF_TCPOPT_SACK 0x04u
+
 #define PF_MAX_VLAN 2
 
 /* One decoded packet. Addresses are in network byte order; IPv4 uses the first 4 bytes and
@@ -99,6 +104,9 @@ typedef struct pf_decoded {
     uint32_t l4_payload_len; /* TCP/UDP payload bytes by the IP length (not caplen) */
     uint32_t frag_id;        /* IPv4 identification / IPv6 fragment identification */
     uint32_t tcp_seq, tcp_ack;
+    uint32_t tcp_sack_max;   /* highest SACK block right edge (PF_TCPOPT_SACK) */
+    uint8_t tcp_opts;        /* PF_TCPOPT_* seen in the captured TCP options */
+    uint8_t tcp_wscale;      /* window scale option value (PF_TCPOPT_WSCALE) */
     uint8_t src_mac[6], dst_mac[6];
     uint8_t src[16], dst[16];
     uint8_t inner_src[16], inner_dst[16]; /* ICMP error: the quoted packet's src/dst */

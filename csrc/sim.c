@@ -599,6 +599,10 @@ static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
     mtu[!dir] = (uint16_t)s->cfg.ifaces[p->in_if].mtu;
     int reason = c->flow_expired ? PF_R_FLOW_TIMEOUT : PF_R_FLOW_ADD;
     int hw = s->ppe != NULL;
+    if (c->key.proto == 6) { /* window checks off for the rest of the connection's life */
+        c->tcp_seen[0].flags |= PF_TCPF_BE_LIBERAL;
+        c->tcp_seen[1].flags |= PF_TCPF_BE_LIBERAL;
+    }
     pf_ft_add(&s->ft, p->ct, s->last_ts_ns, iif, oif, mtu, hw);
     s->stats.flows_added++;
     if (s->log)

@@ -89,6 +89,38 @@ def test_tcp_rst_before_the_peers_ack_is_invalid(tmp_path):
     assert reasons(r)[-2:] == ["tcp_fin_rst", "flow_add"]
 
 
+def test_tcp_segment_beyond_the_receivers_window_is_invalid_before_offload(tmp_path):
+    """tcp_in_window: before the flow is offloaded (BE_LIBERAL), a segment whose sequence number
+    is over the receiver's window is invalid: no state change, no flow. The real Linux 6.1
+    kernel agrees (tests/golden/kernel/tcp_out_of_window.json)."""
+    t = Trace()
+    t.add(0.0, tcp(C, S, "S", seq=1000, window=64240))
+    t.add(0.01, tcp(S, C, "SA", seq=5000, ack=1001, window=65160))
+    t.add(0.02, tcp(C, S, "PA", seq=1001 + 3_000_000, ack=5001, payload=b"x" * 100))
+    t.add(0.03, tcp(C, S, "A", seq=1001, ack=5001))
+    t.add(0.04, tcp(C, S, "PA", seq=1001, ack=5001, payload=b"y" * 100))
+    r = run(t, tmp_path)
+    assert paths(r) == ["slow", "slow", "slow", "slow", "sfo"]
+    assert reasons(r)[2:4] == ["ct_invalid", "flow_add"]
+
+
+def test_tcp_window_checks_are_off_once_offloaded(tmp_path):
+    """nft_flow_offload_eval sets IP_CT_TCP_FLAG_BE_LIBERAL on both directions. Conntrack sees
+    none of the fast-path segments, so a slow-path FIN (IP options keep it off the fast path)
+    acknowledges data conntrack never saw ("ACK is over upper bound"): liberal tracking accepts
+    it and the connection moves to FIN_WAIT. After the flow idles out, the next packet therefore
+    finds a closing connection and stays slow (it would re-offload if the FIN had been invalid)."""
+    t = Trace()
+    ts = tcp_handshake(t, 0.0, C, S)
+    for i in range(50):  # 50 kB downloaded on the fast path
+        t.add(ts + i * 0.01, tcp(S, C, "A", seq=5001 + i * 1000, ack=1001, payload=b"d" * 1000))
+    t.add(ts + 0.6, tcp(C, S, "FA", seq=1001, ack=55001, ip_options=b"\x01\x01\x01\x00"))
+    t.add(ts + 40.0, tcp(C, S, "A", seq=1002, ack=55001))
+    r = run(t, tmp_path)
+    assert reasons(r)[-2] == "ipv4_options"
+    assert r.decisions[-1] == ("slow", "tcp_not_established")
+
+
 def test_udp_request_response_second_packet_adds_flow(tmp_path):
     """§6.2: query slow (unconfirmed), response slow and adds; a third packet is fast."""
     t = Trace()
