@@ -18,12 +18,13 @@ from .errors import (
     TruncatedCaptureError,
 )
 from .presets import KERNELS, SOCS, SYSCTLS
+from .topology import Topology
 
 __version__ = "0.1.0"
 
 __all__ = [
     "replay", "run_many", "Options", "Interface", "Result", "PATHS", "REASONS", "SCHEMA_VERSION",
-    "KERNELS", "SOCS", "SYSCTLS",
+    "KERNELS", "SOCS", "SYSCTLS", "Topology",
     "PyflowError", "CaptureError", "CaptureOpenError", "EmptyCaptureError", "CaptureFormatError",
     "TruncatedCaptureError", "CorruptCaptureError", "ConfigError", "OutputError", "CancelledError",
 ]

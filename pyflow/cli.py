@@ -10,7 +10,9 @@ import click
 
 from . import output, presets
 from .core import replay
-from .errors import CaptureError, PyflowError
+from .errors import CaptureError, ConfigError, PyflowError
+from .nftables import load_ruleset
+from .topology import Topology
 
 
 def _progress_bar(enabled: Optional[bool]) -> Any:
@@ -34,8 +36,9 @@ def main() -> None:
 
 @main.command("replay")
 @click.argument("trace", type=click.Path(dir_okay=False))
-@click.option("--mode", type=click.Choice(["none", "sw", "hw"]), default="sw", show_default=True,
-              help="none: no offload; sw: flowtable (SFO); hw: flowtable + PPE (HFO).")
+@click.option("--mode", type=click.Choice(["none", "sw", "hw"]), default=None,
+              help="none: no offload; sw: flowtable (SFO); hw: flowtable + PPE (HFO). Default: from "
+                   "--nft-ruleset, else the firewall config of --openwrt-config/--topology, else sw.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write the per-packet decision log (JSON lines).")
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: only on a terminal).")
@@ -56,11 +59,29 @@ def main() -> None:
               help="Show the PPE table (as /sys/kernel/debug/ppe0/entries) at this time after the first packet.")
 @click.option("--dump-dir", type=click.Path(file_okay=False), default=None,
               help="Write the dumps into this directory instead of printing them.")
-def replay_cmd(trace: str, mode: str, as_json: bool, log_path: Optional[str], progress: Optional[bool],
+@click.option("--openwrt-config", "openwrt_config", default=None, metavar="DIR",
+              help="Router model from a copy of the router's /etc/config (network, wireless, firewall, sqm, dhcp).")
+@click.option("--topology", "topology_file", default=None, metavar="FILE",
+              help="Router model from a pyflow topology file (TOML, see pcaps/topology-example.toml).")
+@click.option("--nft-ruleset", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Flowtable and offload rule from the output of `nft list ruleset`.")
+@click.option("--offload-after-packets", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Add `ct original packets ge N` in front of `flow add @ft` (the zapret/youtubeUnblock change).")
+@click.option("--flowtable-devices", default=None, metavar="IFACE,...",
+              help="Router interfaces listed in the flowtable (default: all), e.g. wan,lan.")
+def replay_cmd(trace: str, mode: Optional[str], as_json: bool, log_path: Optional[str], progress: Optional[bool],
                kernel: str, sysctl: str, ct_max: int, flow_timeout: Optional[int], mtu: Optional[int],
                lan_prefixes: tuple, soc: str, ppe_entries: Optional[int], dump_conntrack_at: Optional[float],
-               dump_ppe_at: Optional[float], dump_dir: Optional[str]) -> None:
+               dump_ppe_at: Optional[float], dump_dir: Optional[str], openwrt_config: Optional[str],
+               topology_file: Optional[str], nft_ruleset: Optional[str], offload_after_packets: Optional[int],
+               flowtable_devices: Optional[str]) -> None:
     """Replay TRACE (pcap or pcapng) and report the path of every packet."""
+    try:
+        router = _router_options(mode, openwrt_config, topology_file, nft_ruleset, offload_after_packets,
+                                 flowtable_devices)
+    except PyflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    router["lan_prefixes"] = tuple(router.get("lan_prefixes", ())) + tuple(lan_prefixes)
     bar = _progress_bar(progress)
     if as_json and dump_dir is None and (dump_conntrack_at is not None or dump_ppe_at is not None):
         raise click.UsageError("with --json, give --dump-dir for the table dumps")
@@ -74,10 +95,10 @@ def replay_cmd(trace: str, mode: str, as_json: bool, log_path: Optional[str], pr
     if dump_ppe_at is not None:
         dumps["dump_ppe"] = os.path.join(ddir, f"ppe-entries-at-{dump_ppe_at:g}s.txt")
     try:
-        result = replay(trace, mode=mode, log=log_path, progress=bar, kernel=kernel, sysctl=sysctl,
-                        ct_max=ct_max, flow_timeout=flow_timeout, mtu=mtu, lan_prefixes=lan_prefixes,
+        result = replay(trace, log=log_path, progress=bar, kernel=kernel, sysctl=sysctl,
+                        ct_max=ct_max, flow_timeout=flow_timeout, mtu=mtu,
                         soc=soc, ppe_entries=ppe_entries, dump_conntrack_at=dump_conntrack_at,
-                        dump_ppe_at=dump_ppe_at, **dumps)
+                        dump_ppe_at=dump_ppe_at, **dumps, **router)
     except CaptureError as exc:
         if bar:
             click.echo("", err=True)
@@ -96,6 +117,54 @@ def replay_cmd(trace: str, mode: str, as_json: bool, log_path: Optional[str], pr
             with open(path, encoding="utf-8") as fh:
                 click.echo(output.dump_section(key, path, fh.read()))
     tmp.cleanup()
+
+
+def _router_options(mode: Optional[str], openwrt_config: Optional[str], topology_file: Optional[str],
+                    nft_ruleset: Optional[str], offload_after_packets: Optional[int],
+                    flowtable_devices: Optional[str]) -> dict:
+    """replay() keyword arguments for the router model. The mode comes from --mode, else the
+    ruleset's flowtable (flags offload), else the firewall config, else sw."""
+    opts = Topology.load(openwrt_config=openwrt_config, topology=topology_file).to_options()
+    topo_mode = opts.pop("mode", None)
+    nft_mode = None
+    if nft_ruleset is not None:
+        nft = load_ruleset(nft_ruleset)
+        names = [i.name for i in opts.get("interfaces", [])] or ["lan", "wan"]
+        nft_opts = nft.to_options()
+        nft_mode = nft_opts.pop("mode", None)
+        for dev in nft_opts.get("flowtable_devices") or []:
+            if dev not in names:
+                raise ConfigError(f"{nft_ruleset}: flowtable device maps to {dev!r}, not an interface of the "
+                                  f"router model ({', '.join(names)})")
+        opts.update(nft_opts)
+        for note in nft.notes:
+            click.echo(f"note: {nft_ruleset}: {note}", err=True)
+    if offload_after_packets is not None:
+        opts["offload_after_packets"] = offload_after_packets
+    if flowtable_devices is not None:
+        opts["flowtable_devices"] = [d.strip() for d in flowtable_devices.split(",") if d.strip()]
+    opts["mode"] = mode or nft_mode or topo_mode or "sw"
+    return opts
+
+
+@main.group("topology")
+def topology_group() -> None:
+    """The router model (interfaces, mapping rules, LAN prefixes, offload mode)."""
+
+
+@topology_group.command("show")
+@click.option("--openwrt-config", "openwrt_config", default=None, metavar="DIR",
+              help="A copy of the router's /etc/config (network, wireless, firewall, sqm, dhcp).")
+@click.option("--topology", "topology_file", default=None, metavar="FILE",
+              help="A pyflow topology file (TOML, see pcaps/topology-example.toml).")
+def topology_show(openwrt_config: Optional[str], topology_file: Optional[str]) -> None:
+    """Print the router model that a replay with the same options will use."""
+    try:
+        topo = Topology.load(openwrt_config=openwrt_config, topology=topology_file)
+        topo.to_options()  # validates as replay would
+    except PyflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(topo.describe())
 
 
 # click.ClickException exits with status 1; bad input must give 2 (usage errors give 2 too).

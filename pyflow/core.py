@@ -459,16 +459,26 @@ def stats_to_dict(st: Any, info: Any, opts: Options, path: str) -> Dict[str, Any
     return d
 
 
-def replay(path: Union[str, os.PathLike], mode: str = "sw", *, progress: Optional[ProgressFn] = None,
-           progress_every: int = 1 << 20, **options: Any) -> Result:
+def replay(path: Union[str, os.PathLike], mode: Optional[str] = None, *, topology: Any = None,
+           progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20, **options: Any) -> Result:
     """Replays one capture through the router model; the whole file is processed inside C.
 
     `options` are the fields of Options (kernel, sysctl, ct_max, flow_timeout, soc, ppe_entries,
-    log, keep_decisions, ...). Raises a CaptureError subclass naming the file and byte offset
-    for bad input, ConfigError for bad options, OutputError when the log cannot be written.
+    log, keep_decisions, ...). `topology`: a pyflow.topology.Topology whose interfaces, mapping
+    rules and LAN prefixes are used (explicit options win, LAN prefixes add up), and its offload
+    mode when `mode` is not given; the default mode is sw. Raises a CaptureError subclass naming
+    the file and byte offset for bad input, ConfigError for bad options, OutputError when an
+    output file cannot be written.
     """
+    if topology is not None:
+        topo = topology.to_options()
+        topo_mode = topo.pop("mode", None)
+        mode = mode or topo_mode
+        if "lan_prefixes" in topo and "lan_prefixes" in options:
+            options["lan_prefixes"] = list(topo.pop("lan_prefixes")) + list(options["lan_prefixes"])
+        options = {**topo, **options}
     try:
-        opts = Options(mode=mode, **options)
+        opts = Options(mode=mode or "sw", **options)
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
     return run_many(path, [opts], progress=progress, progress_every=progress_every)[0]

@@ -110,3 +110,46 @@ def test_every_corpus_file_counts_every_packet_once(mode):
         n_packets += r.stats["packets_total"]
     print(f"{mode}: {n_files} files, {n_packets} packets")
     assert n_files > 600
+
+
+def test_cli_nft_ruleset_equals_the_offload_after_packets_option(tmp_path):
+    demo = os.path.join(REPO, "pcaps", "demo-home.pcap")
+    nft = os.path.join(REPO, "tests", "data", "nft", "fw4-24.10-zapret.nft")
+    a = CliRunner().invoke(main, ["replay", demo, "--json", "--nft-ruleset", nft])
+    b = CliRunner().invoke(main, ["replay", demo, "--json", "--offload-after-packets", "30"])
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    pa, pb = json.loads(a.stdout)["paths"], json.loads(b.stdout)["paths"]
+    assert pa == pb
+    assert pa["slow"]["packets"] > json.loads(CliRunner().invoke(main, ["replay", demo, "--json"]).stdout)["paths"]["slow"]["packets"]
+
+
+def test_cli_hw_ruleset_sets_the_mode_unless_mode_is_given():
+    demo = os.path.join(REPO, "pcaps", "demo-home.pcap")
+    nft = os.path.join(REPO, "tests", "data", "nft", "fw4-24.10-hw.nft")
+    hw = json.loads(CliRunner().invoke(main, ["replay", demo, "--json", "--nft-ruleset", nft]).stdout)
+    sw = json.loads(CliRunner().invoke(main, ["replay", demo, "--json", "--nft-ruleset", nft, "--mode", "sw"]).stdout)
+    assert hw["options"]["mode"] == "hw" and hw["paths"]["hfo"]["packets"] > 0
+    assert sw["options"]["mode"] == "sw" and sw["paths"]["hfo"]["packets"] == 0
+
+
+def test_cli_flowtable_devices_leaves_the_lan_ingress_slow():
+    demo = os.path.join(REPO, "pcaps", "demo-home.pcap")
+    r = json.loads(CliRunner().invoke(main, ["replay", demo, "--json", "--flowtable-devices", "wan"]).stdout)
+    assert r["reasons"]["not_flowtable_device"] > 0
+
+
+def test_cli_openwrt_config_and_topology_show():
+    cfg = os.path.join(REPO, "tests", "data", "openwrt", "dualband-24.10")
+    show = CliRunner().invoke(main, ["topology", "show", "--openwrt-config", cfg])
+    assert show.exit_code == 0 and "wlan2g" in show.output and "radio_band" in show.output
+    demo = os.path.join(REPO, "pcaps", "demo-home.pcap")
+    r = CliRunner().invoke(main, ["replay", demo, "--json", "--openwrt-config", cfg])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["options"]["mode"] == "hw"  # firewall: flow_offloading_hw '1'
+
+
+def test_cli_bad_ruleset_exits_2_naming_the_line():
+    nft = os.path.join(REPO, "tests", "data", "nft", "unsupported-tcp-dport.nft")
+    demo = os.path.join(REPO, "pcaps", "demo-home.pcap")
+    r = CliRunner().invoke(main, ["replay", demo, "--nft-ruleset", nft])
+    assert r.exit_code == 2 and "unsupported-tcp-dport.nft:" in r.output and "Traceback" not in r.output
