@@ -5,7 +5,7 @@ PIP ?= $(PYTHON) -m pip
 .PHONY: install test build clean demo golden fuzz-diff bench
 
 install:
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,plot,dask]'
 
 build:
 	$(PYTHON) setup.py build_ext --inplace -q

@@ -65,24 +65,22 @@ void pf_ct_key_from_inner(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
     *dir_is_a = !quoted_is_a;
 }
 
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
+/* A multiply-xor hash over the 40-byte key (the kernel uses siphash with a random seed: bucket
+ * placement is not observable, only its quality matters). */
 static uint32_t key_hash(const pf_ct_key *k)
 {
     uint64_t w[5];
-    memcpy(w, k, sizeof w); /* 40 bytes: both addresses, both ports, l3, proto, pad */
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < 5; i++)
-        h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ULL;
-    return (uint32_t)(h ^ (h >> 32));
+    memcpy(w, k, sizeof w); /* both addresses, both ports, l3, proto, pad */
+    uint64_t a = (w[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+    uint64_t b = (w[1] ^ 0x94d049bb133111ebULL) * 0x9e3779b97f4a7c15ULL;
+    uint64_t c2 = (w[2] ^ 0xbf58476d1ce4e5b9ULL) * 0x94d049bb133111ebULL;
+    uint64_t d = (w[3] ^ 0x2545f4914f6cdd1dULL) * 0xbf58476d1ce4e5b9ULL;
+    uint64_t e = (w[4] ^ 0x9e3779b97f4a7c15ULL) * 0x94d049bb133111ebULL;
+    uint64_t h = a ^ (b >> 7 | b << 57) ^ (c2 >> 17 | c2 << 47) ^ (d >> 29 | d << 35) ^ (e >> 41 | e << 23);
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 29;
+    return (uint32_t)h;
 }
 
 static int key_eq(const pf_ct_key *a, const pf_ct_key *b) { return memcmp(a, b, sizeof *a) == 0; }

@@ -29,7 +29,7 @@ static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned len)
 
 /* LAN = RFC 1918, IPv4 link-local, IPv6 ULA and the configured LAN prefixes; everything else
  * unicast is WAN. */
-static int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
+static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
 {
     for (uint32_t i = 0; i < cfg->n_lan_prefixes && i < 16; i++)
         if (cfg->lan_prefix_l3[i] == l3 && prefix_match(a, cfg->lan_prefix_addr[i], cfg->lan_prefix_len[i]))

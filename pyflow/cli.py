@@ -167,6 +167,85 @@ def topology_show(openwrt_config: Optional[str], topology_file: Optional[str]) -
     click.echo(topo.describe())
 
 
+@main.command("whatif")
+@click.argument("traces", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--mode", "modes", default=None, metavar="LIST", help="Modes to compare (default none,sw,hw).")
+@click.option("--soc", "socs", default=None, metavar="LIST",
+              help="SoC presets, e.g. mt7621,mt7986: the PPE in hw mode, the CPU costs in every mode.")
+@click.option("--ppe-entries", default=None, metavar="LIST", help="FOE table sizes for hw mode, e.g. 64,1024,8192 "
+              "('preset': the SoC's).")
+@click.option("--flow-timeout", "flow_timeouts", default=None, metavar="LIST",
+              help="Flowtable timeouts in seconds, e.g. 30,60.")
+@click.option("--offload-after-packets", default=None, metavar="LIST",
+              help="Offload only after N packets (`ct original packets ge N`), e.g. 0,30.")
+@click.option("--grid", "grid_file", type=click.Path(dir_okay=False), default=None,
+              help="A JSON or TOML list of option tables, instead of the lists above.")
+@click.option("--kernel", type=click.Choice(sorted(presets.KERNELS)), default=None, help="Kernel profile (default 6.6).")
+@click.option("--sysctl", type=click.Choice(sorted(presets.SYSCTLS)), default=None, help="Conntrack timeout profile.")
+@click.option("--ct-max", type=int, default=None, help="nf_conntrack_max (default 65536).")
+@click.option("--lan-prefix", "lan_prefixes", multiple=True, metavar="CIDR", help="Extra LAN prefix; repeatable.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the grid as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the grid as JSON.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: the number of cores).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Configurations per pass over a trace (default: the whole grid, split to use idle workers).")
+@click.option("--dask-scheduler", default=None, metavar="ADDRESS",
+              help="Run the (trace x grid-chunk) tasks on this Dask scheduler (needs 'distributed'; the traces "
+                   "must be readable by the workers at the same paths).")
+@click.option("--cost-slow-ns", type=float, default=None, help="CPU ns per slow-path packet (replaces the SoC preset).")
+@click.option("--cost-sfo-ns", type=float, default=None, help="CPU ns per SFO packet (replaces the SoC preset).")
+@click.option("--series", "series_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the time series per configuration (.json, else CSV).")
+@click.option("--bin", "bin_s", type=float, default=1.0, show_default=True, help="Time series bin in seconds.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG pictures into this directory (needs matplotlib).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              help="Write one self-contained HTML report (needs matplotlib).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
+def whatif_cmd(traces: tuple, modes: Optional[str], socs: Optional[str], ppe_entries: Optional[str],
+               flow_timeouts: Optional[str], offload_after_packets: Optional[str], grid_file: Optional[str],
+               kernel: Optional[str], sysctl: Optional[str], ct_max: Optional[int], lan_prefixes: tuple,
+               as_csv: bool, as_json: bool, jobs: Optional[int], chunk_size: Optional[int],
+               dask_scheduler: Optional[str], cost_slow_ns: Optional[float], cost_sfo_ns: Optional[float],
+               series_file: Optional[str], bin_s: float, plot_dir: Optional[str], html_file: Optional[str],
+               progress: Optional[bool]) -> None:
+    """Compare router configurations on TRACE...: the cartesian grid of the lists (or a --grid file),
+    each trace read once per grid chunk, with a CPU-cost model per SoC."""
+    from . import report, whatif as wi
+
+    if as_csv and as_json:
+        raise click.UsageError("give --csv or --json, not both")
+    bar = wi.CliProgress(progress)
+    try:
+        grid = wi.build_grid(modes, socs, ppe_entries, flow_timeouts, offload_after_packets, grid_file,
+                             kernel=kernel, sysctl=sysctl, ct_max=ct_max, lan_prefixes=list(lan_prefixes) or None)
+        want_series = bool(series_file or plot_dir or html_file)
+        rows = wi.whatif(list(traces), grid, jobs=jobs, chunk_size=chunk_size, dask_scheduler=dask_scheduler,
+                         progress=bar, cost_slow_ns=cost_slow_ns, cost_sfo_ns=cost_sfo_ns,
+                         series_bin=bin_s if want_series and wi.series_supported() else None)
+        bar.close()
+        for w in dict.fromkeys(w for r in rows for w in r["warnings"]):
+            click.echo(f"warning: {w}", err=True)
+        if series_file:
+            click.echo(f"wrote {report.write_series(rows, series_file)}", err=True)
+        pictures = []
+        with tempfile.TemporaryDirectory(prefix="pyflow-plots-") as tmp:
+            if plot_dir or html_file:
+                pictures = report.write_plots(rows, plot_dir or tmp)
+                if plot_dir:
+                    for _, f in pictures:
+                        click.echo(f"wrote {f}", err=True)
+            if html_file:
+                click.echo(f"wrote {report.write_html(rows, html_file, pictures)}", err=True)
+    except PyflowError as exc:
+        bar.close()
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        bar.close()
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}") from None
+    click.echo(wi.to_csv(rows) if as_csv else wi.to_json(rows) if as_json else wi.table(rows), nl=not as_csv)
+
+
 # click.ClickException exits with status 1; bad input must give 2 (usage errors give 2 too).
 click.ClickException.exit_code = 2
 

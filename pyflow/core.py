@@ -239,6 +239,8 @@ def build_config(opts: Options) -> Any:
     soc = presets.SOCS[opts.soc]
     entries = presets.foe_entries(cfg.kernel_version) if soc.has_ppe else 0
     if opts.ppe_entries is not None:
+        if not soc.has_ppe:
+            raise ConfigError(f"{soc.name} has no PPE: ppe_entries does not apply")
         entries = opts.ppe_entries
     cfg.ppe_entries = entries
     cfg.ppe_ways = soc.ways
