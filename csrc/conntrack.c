@@ -10,21 +10,32 @@
 
 /* ---- keys and hashing ------------------------------------------------------------------ */
 
-static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
+static inline uint64_t load64_be(const uint8_t *p)
 {
-    int c = memcmp(a, b, 16);
-    if (c)
-        return c;
-    return (int)pa - (int)pb;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
 }
 
-static void key_build(pf_ct_key *key, uint8_t l3, uint8_t proto, const uint8_t *src, uint16_t sport,
-                      const uint8_t *dst, uint16_t dport, int *dir_is_a)
+/* Orders the two endpoints (address, then port) so both directions share one key. */
+static inline int endpoint_le(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
 {
-    memset(key->pad, 0, sizeof key->pad);
+    uint64_t a0 = load64_be(a), b0 = load64_be(b);
+    if (a0 != b0)
+        return a0 < b0;
+    uint64_t a1 = load64_be(a + 8), b1 = load64_be(b + 8);
+    if (a1 != b1)
+        return a1 < b1;
+    return pa <= pb;
+}
+
+static inline void key_build(pf_ct_key *key, uint8_t l3, uint8_t proto, const uint8_t *src,
+                             uint16_t sport, const uint8_t *dst, uint16_t dport, int *dir_is_a)
+{
+    key->pad[0] = key->pad[1] = 0;
     key->l3 = l3;
     key->proto = proto;
-    if (endpoint_cmp(src, sport, dst, dport) <= 0) {
+    if (endpoint_le(src, sport, dst, dport)) {
         memcpy(key->addr_a, src, 16);
         memcpy(key->addr_b, dst, 16);
         key->port_a = sport;
@@ -83,7 +94,13 @@ static uint32_t key_hash(const pf_ct_key *k)
     return (uint32_t)h;
 }
 
-static int key_eq(const pf_ct_key *a, const pf_ct_key *b) { return memcmp(a, b, sizeof *a) == 0; }
+static inline int key_eq(const pf_ct_key *a, const pf_ct_key *b)
+{
+    uint64_t x[5], y[5];
+    memcpy(x, a, sizeof x);
+    memcpy(y, b, sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
 
 /* ---- table ------------------------------------------------------------------------------ */
 

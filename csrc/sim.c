@@ -27,6 +27,21 @@ static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned len)
     return (a[full] & mask) == (p[full] & mask);
 }
 
+/* IPv4 class by first octet: 0 and 127 martian, 224-239 multicast, 240-254 reserved (martian),
+ * 255 broadcast or reserved; LAN candidates (10, 172, 192, 169) are refined below. */
+static const uint8_t v4_first_octet[256] = {
+    [0] = ADDR_MARTIAN, [127] = ADDR_MARTIAN,
+    [224] = ADDR_MULTICAST, [225] = ADDR_MULTICAST, [226] = ADDR_MULTICAST, [227] = ADDR_MULTICAST,
+    [228] = ADDR_MULTICAST, [229] = ADDR_MULTICAST, [230] = ADDR_MULTICAST, [231] = ADDR_MULTICAST,
+    [232] = ADDR_MULTICAST, [233] = ADDR_MULTICAST, [234] = ADDR_MULTICAST, [235] = ADDR_MULTICAST,
+    [236] = ADDR_MULTICAST, [237] = ADDR_MULTICAST, [238] = ADDR_MULTICAST, [239] = ADDR_MULTICAST,
+    [240] = ADDR_MARTIAN, [241] = ADDR_MARTIAN, [242] = ADDR_MARTIAN, [243] = ADDR_MARTIAN,
+    [244] = ADDR_MARTIAN, [245] = ADDR_MARTIAN, [246] = ADDR_MARTIAN, [247] = ADDR_MARTIAN,
+    [248] = ADDR_MARTIAN, [249] = ADDR_MARTIAN, [250] = ADDR_MARTIAN, [251] = ADDR_MARTIAN,
+    [252] = ADDR_MARTIAN, [253] = ADDR_MARTIAN, [254] = ADDR_MARTIAN, [255] = ADDR_MARTIAN,
+    [10] = ADDR_LAN, [172] = 0xff, [192] = 0xff, [169] = 0xff,
+};
+
 /* LAN = RFC 1918, IPv4 link-local, IPv6 ULA and the configured LAN prefixes; everything else
  * unicast is WAN. */
 static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
@@ -35,26 +50,28 @@ static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
         if (cfg->lan_prefix_l3[i] == l3 && prefix_match(a, cfg->lan_prefix_addr[i], cfg->lan_prefix_len[i]))
             return ADDR_LAN;
     if (l3 == 4) {
-        if (a[0] == 0 || a[0] == 127)
-            return ADDR_MARTIAN;
-        if (a[0] >= 224) /* 224/4 multicast, 240/4 reserved, 255.255.255.255 broadcast */
-            return a[0] < 240 || (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
-                       ? ADDR_MULTICAST
-                       : ADDR_MARTIAN;
-        if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+        uint8_t c = v4_first_octet[a[0]];
+        if (c != 0xff) {
+            if (c == ADDR_MARTIAN && a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+                return ADDR_MULTICAST; /* limited broadcast */
+            return c;               /* ADDR_WAN is 0 */
+        }
+        if ((a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
             (a[0] == 169 && a[1] == 254))
             return ADDR_LAN;
         return ADDR_WAN;
     }
-    static const uint8_t zero[16];
     if (a[0] == 0xff)
         return ADDR_MULTICAST;
     if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
         return ADDR_LINK_LOCAL6; /* ip6_forward never forwards link-local scope */
-    if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-        return ADDR_MARTIAN;
     if ((a[0] & 0xfe) == 0xfc)
         return ADDR_LAN;
+    if (a[0] == 0) {
+        static const uint8_t zero[16];
+        if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
+            return ADDR_MARTIAN; /* :: and ::1 */
+    }
     return ADDR_WAN;
 }
 
@@ -434,6 +451,8 @@ static void dumps_due(pf_sim *s, int64_t ts, int final)
  * model places the ticks at whole seconds after the first packet). */
 static void run_gc(pf_sim *s, int64_t now)
 {
+    if (now < s->next_tick_ns)
+        return; /* no GC tick due yet (the common case) */
     int64_t target = (now - s->ct.origin_ns) / NS_PER_S;
     if (target <= s->last_tick)
         return;
@@ -445,6 +464,7 @@ static void run_gc(pf_sim *s, int64_t now)
             pf_ppe_tick(s->ppe, s->ct.origin_ns + target * NS_PER_S,
                         (uint64_t)(target - s->last_tick), &s->stats);
         s->last_tick = target;
+        s->next_tick_ns = s->ct.origin_ns + (target + 1) * NS_PER_S;
         return;
     }
     for (int64_t t = s->last_tick + 1; t <= target; t++) {
@@ -454,6 +474,7 @@ static void run_gc(pf_sim *s, int64_t now)
             pf_ppe_tick(s->ppe, s->ct.origin_ns + t * NS_PER_S, 1, &s->stats);
     }
     s->last_tick = target;
+    s->next_tick_ns = s->ct.origin_ns + (target + 1) * NS_PER_S;
 }
 
 static int64_t clock_advance(pf_sim *s, int64_t ts)
@@ -462,6 +483,7 @@ static int64_t clock_advance(pf_sim *s, int64_t ts)
         s->started = 1;
         s->ct.origin_ns = ts;
         s->last_tick = 0;
+        s->next_tick_ns = ts + NS_PER_S;
         s->last_ts_ns = ts;
         s->stats.first_ts_ns = ts;
     }

@@ -33,6 +33,7 @@ struct pf_sim {
     int started;
     int64_t last_ts_ns;
     int64_t last_tick;
+    int64_t next_tick_ns;     /* time of the next GC tick */
 };
 
 /* Feeds one record (decoded) to the simulator. Returns PF_OK or PF_E_NOMEM (decisions). The
