@@ -117,15 +117,27 @@ def key_hash(key: Key) -> int:
     """The table hash. The kernel hashes with a per-boot random seed (hash_conntrack_raw,
     siphash); pyflow fixes the function so that runs are reproducible, and early_drop's victims
     (which depend on the hash neighbourhood) are part of the model. This is the documented
-    model hash: murmur3's fmix64 over the 40-byte key record (both 16-byte addresses, both
-    ports little-endian, l3, proto, 2 pad bytes)."""
+    model hash (csrc/conntrack.c key_hash): the 40-byte key record (both 16-byte addresses, both
+    ports little-endian, l3, proto, 2 pad bytes) read as five little-endian 64-bit words, each
+    xored with a constant and multiplied, rotated by 0/7/17/29/41 bits and xored together, then
+    h ^= h >> 32; h *= 0xd6e8feb86659fd93; h ^= h >> 29; the low 32 bits."""
     l3, proto, a, pa, b, pb = key
     raw = a + b + struct.pack("<HHBBxx", pa, pb, l3, proto)
-    g = 0x9E3779B97F4A7C15
-    h = g
-    for (w,) in struct.iter_unpack("<Q", raw):
-        h = (_mix64(h ^ w) + g) & ((1 << 64) - 1)
-    return (h ^ (h >> 32)) & 0xFFFFFFFF
+    w = [x for (x,) in struct.iter_unpack("<Q", raw)]
+    m = (1 << 64) - 1
+    k = [(0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9), (0x94D049BB133111EB, 0x9E3779B97F4A7C15),
+         (0xBF58476D1CE4E5B9, 0x94D049BB133111EB), (0x2545F4914F6CDD1D, 0xBF58476D1CE4E5B9),
+         (0x9E3779B97F4A7C15, 0x94D049BB133111EB)]
+    v = [((w[i] ^ k[i][0]) * k[i][1]) & m for i in range(5)]
+
+    def ror(x: int, r: int) -> int:
+        return ((x >> r) | (x << (64 - r))) & m if r else x
+
+    h = v[0] ^ ror(v[1], 7) ^ ror(v[2], 17) ^ ror(v[3], 29) ^ ror(v[4], 41)
+    h ^= h >> 32
+    h = (h * 0xD6E8FEB86659FD93) & m
+    h ^= h >> 29
+    return h & 0xFFFFFFFF
 
 
 # ---- the entry ---------------------------------------------------------------------------
