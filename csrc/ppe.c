@@ -790,3 +790,28 @@ int pf_ppe_dump(const pf_ppe *p, FILE *out)
     }
     return ferror(out) ? PF_E_IO : PF_OK;
 }
+
+int pf_ppe_describe(const pf_ppe *p, uint32_t flow, int dir, char *buf, size_t len)
+{
+    static const char *const state_str[] = {"INV", "UNB", "BND", "FIN"};
+    int n = 0;
+    if (len)
+        buf[0] = '\0';
+    if (!p || flow >= p->nflows || dir < 0 || dir > 1 || len == 0 || !p->entries)
+        return 0;
+    const ppe_dir *d = &p->dirs[flow * 2 + (uint32_t)dir];
+    if (!(d->flags & D_COMMITTED))
+        return 0;
+    if (!(d->flags & D_ACCEPTED))
+        n = snprintf(buf, len, "ppe=refused");
+    else if (d->entry != PPE_NONE)
+        n = snprintf(buf, len, "ppe=%u hash=0x%04x entry=0x%04x state=%s", d->bucket / p->entries,
+                     d->bucket % p->entries, d->entry % p->entries,
+                     state_str[p->foe[d->entry].state & 3u]);
+    else
+        n = snprintf(buf, len, "ppe=%u hash=0x%04x", d->bucket / p->entries,
+                     d->bucket % p->entries);
+    if (n < 0)
+        return 0;
+    return (size_t)n >= len ? (int)(len - 1) : n;
+}

@@ -56,6 +56,11 @@ void pf_ppe_counters(const pf_ppe *p, pf_stats *st);
 /* Currently bound FOE entries (all PPEs). */
 uint64_t pf_ppe_bound(const pf_ppe *p);
 
+/* Describes direction `dir` of `flow` for the annotated output: "ppe=0 hash=0x1a2c entry=0x1a2d
+ * state=BND" (entry and state only when it holds a FOE entry), "ppe=refused" when the driver
+ * refused it, "" when never committed. Returns the length written. */
+int pf_ppe_describe(const pf_ppe *p, uint32_t flow, int dir, char *buf, size_t len);
+
 /* Writes the table in the format of /sys/kernel/debug/ppe0/entries. */
 int pf_ppe_dump(const pf_ppe *p, FILE *out);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "annotate.h"
 #include "decode.h"
 #include "pcap.h"
 #include "sim.h"
@@ -102,7 +103,7 @@ static int set_err(pf_error_info *err, int code, uint64_t offset, const char *ms
 }
 
 static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const pf_run_opts *opts,
-                      pf_run_info *info, pf_error_info *err)
+                      pf_annotator *ann, pf_run_info *info, pf_error_info *err)
 {
     pf_record rec;
     pf_decoded dec;
@@ -129,10 +130,25 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
             pf_decode(&rec, &dec);
         else
             memset(&dec, 0, sizeof dec);
+        uint8_t path0 = 0, reason0 = 0;
         for (uint32_t i = 0; i < nsims; i++) {
-            int prc = pf_sim_packet(sims[i], &rec, &dec, NULL, NULL, NULL);
+            int prc = pf_sim_packet(sims[i], &rec, &dec, i ? NULL : &path0, i ? NULL : &reason0,
+                                    NULL);
             if (prc)
                 return set_err(err, prc, rec.file_offset, "out of memory keeping decisions");
+        }
+        if (ann) {
+            /* the decision of the first simulator, as a pcapng packet comment */
+            char tuple[160], hw[96], comment[320];
+            int clen = 0;
+            if (nsims) {
+                pf_sim_last_tuple(sims[0], tuple, sizeof tuple);
+                pf_sim_last_hw(sims[0], hw, sizeof hw);
+                clen = pf_annotate_comment(comment, sizeof comment, path0, reason0, tuple, hw);
+            }
+            int arc = pf_annotate_packet(ann, &rec, r, comment, (size_t)clen);
+            if (arc)
+                return set_err(err, arc, rec.file_offset, "cannot write the annotated output");
         }
         if (every && info->records >= next_progress) {
             next_progress += every;
@@ -151,12 +167,26 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
     return rc;
 }
 
-static int run_common(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const pf_run_opts *opts,
-                      pf_run_info *info, pf_error_info *err)
+static int run_common(pf_reader *r, const char *input_path, pf_sim *const *sims, uint32_t nsims,
+                      const pf_run_opts *opts, pf_run_info *info, pf_error_info *err)
 {
-    if (opts && opts->annotate_path)
-        return set_err(err, PF_E_ARG, 0, "annotated output is not available in this build");
-    int rc = run_reader(r, sims, nsims, opts, info, err);
+    pf_annotator *ann = NULL;
+    if (opts && opts->annotate_path) {
+        int arc = pf_annotate_open(opts->annotate_path, input_path, &ann, err);
+        if (arc) {
+            pf_reader_close(r);
+            return arc;
+        }
+    }
+    int rc = run_reader(r, sims, nsims, opts, ann, info, err);
+    pf_error_info aerr;
+    int crc = pf_annotate_close(ann, &aerr);
+    if (crc && (rc == PF_OK || rc == PF_E_IO)) {
+        /* the annotated output failed (maybe mid-run): its message names the file and errno */
+        if (err)
+            *err = aerr;
+        rc = crc;
+    }
     pf_reader_close(r);
     return rc;
 }
@@ -171,7 +201,7 @@ int pf_run_file(const char *path, pf_sim *const *sims, uint32_t nsims, const pf_
     int rc = pf_reader_open(path, &r, err);
     if (rc)
         return rc;
-    return run_common(r, sims, nsims, opts, info, err);
+    return run_common(r, path, sims, nsims, opts, info, err);
 }
 
 int pf_run_buffer(const uint8_t *buf, uint64_t len, pf_sim *const *sims, uint32_t nsims,
@@ -184,5 +214,5 @@ int pf_run_buffer(const uint8_t *buf, uint64_t len, pf_sim *const *sims, uint32_
     int rc = pf_reader_open_mem(buf, (size_t)len, &r, err);
     if (rc)
         return rc;
-    return run_common(r, sims, nsims, opts, info, err);
+    return run_common(r, NULL, sims, nsims, opts, info, err);
 }

@@ -265,6 +265,8 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
     if (rc)
         return rc;
     pf_sim *s = calloc(1, sizeof *s);
+    if (s)
+        s->last_ct = PF_CT_NONE;
     if (!s)
         return PF_E_NOMEM;
     s->cfg = *cfg;
@@ -354,6 +356,14 @@ uint64_t pf_sim_decisions(const pf_sim *s, uint8_t *paths, uint8_t *reasons, uin
 
 static void run_gc(pf_sim *s, int64_t now);
 
+/* origin + tick seconds, saturating (timestamps near INT64_MAX ns exist in damaged captures) */
+static int64_t tick_time(const pf_sim *s, int64_t tick)
+{
+    if (tick > (INT64_MAX - s->ct.origin_ns) / NS_PER_S)
+        return INT64_MAX;
+    return s->ct.origin_ns + tick * NS_PER_S;
+}
+
 /* ---- table dumps -------------------------------------------------------------------------- */
 
 static const char *const tcp_state_names[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
@@ -436,7 +446,8 @@ static void dumps_due(pf_sim *s, int64_t ts, int final)
     for (int w = 0; w < 2; w++) {
         if (s->dumped[w] || s->cfg.dump_at_ns[w] < 0 || !s->dump_path[w])
             continue;
-        int64_t at = s->ct.origin_ns + s->cfg.dump_at_ns[w];
+        int64_t at = s->cfg.dump_at_ns[w] > INT64_MAX - s->ct.origin_ns ? INT64_MAX
+                                                                          : s->ct.origin_ns + s->cfg.dump_at_ns[w];
         if (!final && ts < at)
             continue;
         if (at > s->last_ts_ns)
@@ -464,7 +475,7 @@ static void run_gc(pf_sim *s, int64_t now)
             pf_ppe_tick(s->ppe, s->ct.origin_ns + target * NS_PER_S,
                         (uint64_t)(target - s->last_tick), &s->stats);
         s->last_tick = target;
-        s->next_tick_ns = s->ct.origin_ns + (target + 1) * NS_PER_S;
+        s->next_tick_ns = tick_time(s, target + 1);
         return;
     }
     for (int64_t t = s->last_tick + 1; t <= target; t++) {
@@ -474,7 +485,7 @@ static void run_gc(pf_sim *s, int64_t now)
             pf_ppe_tick(s->ppe, s->ct.origin_ns + t * NS_PER_S, 1, &s->stats);
     }
     s->last_tick = target;
-    s->next_tick_ns = s->ct.origin_ns + (target + 1) * NS_PER_S;
+    s->next_tick_ns = tick_time(s, target + 1);
 }
 
 static int64_t clock_advance(pf_sim *s, int64_t ts)
@@ -483,7 +494,7 @@ static int64_t clock_advance(pf_sim *s, int64_t ts)
         s->started = 1;
         s->ct.origin_ns = ts;
         s->last_tick = 0;
-        s->next_tick_ns = ts + NS_PER_S;
+        s->next_tick_ns = tick_time(s, 1);
         s->last_ts_ns = ts;
         s->stats.first_ts_ns = ts;
     }
@@ -1048,6 +1059,8 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
         *path_out = p.path;
     if (reason_out)
         *reason_out = p.reason;
+    s->last_ct = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? p.ct : PF_CT_NONE;
+    s->last_dir = p.dir;
     if (flow_id_out)
         *flow_id_out = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? s->ct.conns[p.ct].id : 0;
     if (s->cfg.series_bin_ns > 0 && !s->series_truncated) {
@@ -1071,4 +1084,25 @@ int pf_sim_finish(pf_sim *s)
     if (s->log && (fflush(s->log) != 0 || ferror(s->log)))
         return PF_E_IO;
     return PF_OK;
+}
+
+int pf_sim_last_tuple(const pf_sim *s, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (s->last_ct == PF_CT_NONE || !s->ct.conns[s->last_ct].in_use || len == 0)
+        return 0;
+    int n = pf_ct_format_tuple(&s->ct.conns[s->last_ct], buf, len);
+    if (n < 0)
+        return 0;
+    return (size_t)n >= len ? (int)(len - 1) : n;
+}
+
+int pf_sim_last_hw(const pf_sim *s, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (!s->ppe || s->last_ct == PF_CT_NONE)
+        return 0;
+    return pf_ppe_describe(s->ppe, s->last_ct, s->last_dir, buf, len);
 }

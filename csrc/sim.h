@@ -33,6 +33,8 @@ struct pf_sim {
     int started;
     int64_t last_ts_ns;
     int64_t last_tick;
+    uint32_t last_ct;          /* conntrack entry of the last packet, PF_CT_NONE (annotations) */
+    int last_dir;              /* its direction (PF_DIR_*) */
     int64_t next_tick_ns;     /* time of the next GC tick */
 };
 
@@ -40,6 +42,13 @@ struct pf_sim {
  * chosen path and reason are returned for the annotated output. */
 int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out);
+
+/* Formats the flow tuple of the last packet given to pf_sim_packet ("tcp 192.168.1.10:51514>
+ * 93.184.216.34:443", original direction) into buf; "" (returns 0) when it had no conntrack
+ * entry. Returns the length written. */
+int pf_sim_last_tuple(const pf_sim *s, char *buf, size_t len);
+/* Mode hw: the PPE state of the last packet's flow direction (pf_ppe_describe), "" otherwise. */
+int pf_sim_last_hw(const pf_sim *s, char *buf, size_t len);
 
 /* Runs the GC to the end of the trace (for final occupancy figures) and flushes the log. */
 int pf_sim_finish(pf_sim *s);

@@ -42,6 +42,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write the per-packet decision log (JSON lines).")
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: only on a terminal).")
+@click.option("--annotate", "annotate_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.pcapng",
+              help="Write every packet to OUT.pcapng with a comment giving its path and reason (for Wireshark/tshark).")
 @click.option("--kernel", type=click.Choice(sorted(presets.KERNELS)), default=presets.DEFAULT_KERNEL, show_default=True)
 @click.option("--sysctl", type=click.Choice(sorted(presets.SYSCTLS)), default=presets.DEFAULT_SYSCTL, show_default=True,
               help="Conntrack timeout profile.")
@@ -70,7 +72,7 @@ def main() -> None:
 @click.option("--flowtable-devices", default=None, metavar="IFACE,...",
               help="Router interfaces listed in the flowtable (default: all), e.g. wan,lan.")
 def replay_cmd(trace: str, mode: Optional[str], as_json: bool, log_path: Optional[str], progress: Optional[bool],
-               kernel: str, sysctl: str, ct_max: int, flow_timeout: Optional[int], mtu: Optional[int],
+               annotate_path: Optional[str], kernel: str, sysctl: str, ct_max: int, flow_timeout: Optional[int], mtu: Optional[int],
                lan_prefixes: tuple, soc: str, ppe_entries: Optional[int], dump_conntrack_at: Optional[float],
                dump_ppe_at: Optional[float], dump_dir: Optional[str], openwrt_config: Optional[str],
                topology_file: Optional[str], nft_ruleset: Optional[str], offload_after_packets: Optional[int],
@@ -95,7 +97,7 @@ def replay_cmd(trace: str, mode: Optional[str], as_json: bool, log_path: Optiona
     if dump_ppe_at is not None:
         dumps["dump_ppe"] = os.path.join(ddir, f"ppe-entries-at-{dump_ppe_at:g}s.txt")
     try:
-        result = replay(trace, log=log_path, progress=bar, kernel=kernel, sysctl=sysctl,
+        result = replay(trace, log=log_path, progress=bar, annotate=annotate_path, kernel=kernel, sysctl=sysctl,
                         ct_max=ct_max, flow_timeout=flow_timeout, mtu=mtu,
                         soc=soc, ppe_entries=ppe_entries, dump_conntrack_at=dump_conntrack_at,
                         dump_ppe_at=dump_ppe_at, **dumps, **router)

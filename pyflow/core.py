@@ -365,7 +365,7 @@ def _raise(err: Any, path: str, partial: Optional[Result] = None) -> None:
     if cls is MemoryError:
         raise MemoryError(f"{path}: {message}")
     offset = int(err.offset) if cls not in (ConfigError,) else None
-    if code in (-2, -3):  # open / empty: an offset says nothing
+    if code in (-2, -3, -7, -8):  # open / empty / argument / output: an offset says nothing
         offset = None
     exc = cls(message, path=path, offset=offset)
     if isinstance(exc, CaptureError):
@@ -462,7 +462,8 @@ def stats_to_dict(st: Any, info: Any, opts: Options, path: str) -> Dict[str, Any
 
 
 def replay(path: Union[str, os.PathLike], mode: Optional[str] = None, *, topology: Any = None,
-           progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20, **options: Any) -> Result:
+           progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20,
+           annotate: Optional[Union[str, os.PathLike]] = None, **options: Any) -> Result:
     """Replays one capture through the router model; the whole file is processed inside C.
 
     `options` are the fields of Options (kernel, sysctl, ct_max, flow_timeout, soc, ppe_entries,
@@ -483,11 +484,13 @@ def replay(path: Union[str, os.PathLike], mode: Optional[str] = None, *, topolog
         opts = Options(mode=mode or "sw", **options)
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
-    return run_many(path, [opts], progress=progress, progress_every=progress_every)[0]
+    return run_many(path, [opts], progress=progress, progress_every=progress_every,
+                    annotate=annotate)[0]
 
 
 def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
-             progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20) -> List[Result]:
+             progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20,
+             annotate: Optional[Union[str, os.PathLike]] = None) -> List[Result]:
     """One pass over the file feeding every configuration (the what-if engine)."""
     spath = os.fspath(path)
     err = ffi.new("pf_error_info *")
@@ -517,6 +520,9 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
             ropts.progress = lib.pf_py_progress
             ropts.progress_ctx = handle
             ropts.progress_every = max(1, int(progress_every))
+        if annotate is not None:  # annotated pcapng with the decisions of configs[0]
+            keep.append(ffi.new("char[]", os.fsencode(annotate)))
+            ropts.annotate_path = keep[-1]
         rc = lib.pf_run_file(os.fsencode(spath), arr, len(sims), ropts, info, err)
         results = []
         for sim, opts in zip(sims, configs):
@@ -544,6 +550,9 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
                     res.warnings.append("time series truncated at 16 M bins")
             results.append(res)
         if rc:
+            if annotate is not None and rc in (lib.PF_E_IO, lib.PF_E_ARG) and \
+                    b"annotated output" in ffi.string(err.message):
+                _raise(err, os.fspath(annotate))
             _raise(err, spath, partial=results[0] if results and info.records else None)
         return results
     finally:
