@@ -136,9 +136,15 @@ void pf_ct_free(pf_ct_table *t)
     t->buckets = NULL;
 }
 
-static void ct_unlink_free(pf_ct_table *t, uint32_t idx)
+static void ct_free_why(pf_ct_table *t, uint32_t idx, int why);
+
+static void ct_unlink_free(pf_ct_table *t, uint32_t idx) { ct_free_why(t, idx, 1); }
+
+static void ct_free_why(pf_ct_table *t, uint32_t idx, int why)
 {
     pf_conn *c = &t->conns[idx];
+    if (t->free_cb)
+        t->free_cb(t->evict_ctx, idx, why);
     uint32_t *pp = &t->buckets[c->hbucket];
     while (*pp && *pp - 1 != idx)
         pp = &t->conns[*pp - 1].hnext;
@@ -151,7 +157,7 @@ static void ct_unlink_free(pf_ct_table *t, uint32_t idx)
     t->count--;
 }
 
-void pf_ct_destroy(pf_ct_table *t, uint32_t ct) { ct_unlink_free(t, ct); }
+void pf_ct_destroy(pf_ct_table *t, uint32_t ct) { ct_free_why(t, ct, 4); }
 
 static int64_t tick_of(const pf_ct_table *t, int64_t ns)
 {
@@ -232,7 +238,7 @@ static int early_drop(pf_ct_table *t, uint32_t hash, int64_t now)
                        (!(c->status & PF_IPS_OFFLOAD) || t->cfg->kernel_version >= 603)) {
                 if ((c->status & PF_IPS_OFFLOAD) && t->evict_cb)
                     t->evict_cb(t->evict_ctx, i); /* ct dying: the flowtable drops its entry */
-                ct_unlink_free(t, i);
+                ct_free_why(t, i, 2);
                 t->early_drops++;
                 dropped++;
             }
@@ -682,12 +688,12 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
         if (tcp) {
             int r = tcp_packet(t, c, dir, d, now);
             if (r == TCP_REPEAT && attempt == 0 && !(c->status & PF_IPS_OFFLOAD)) {
-                ct_unlink_free(t, idx); /* nf_ct_kill, then look up again */
+                ct_free_why(t, idx, 3); /* nf_ct_kill, then look up again */
                 continue;
             }
             if (r == TCP_INVALID) {
                 if (*is_new)
-                    ct_unlink_free(t, idx);
+                    ct_free_why(t, idx, 4);
                 *is_new = 0;
                 return PF_CT_INVALID;
             }

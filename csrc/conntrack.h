@@ -90,6 +90,9 @@ typedef struct pf_ct_table {
     /* called before an offloaded entry is early-dropped, so the flowtable can drop its flow */
     void (*evict_cb)(void *ctx, uint32_t ct);
     void *evict_ctx;
+    /* called for every entry about to be freed (why: 1 expired, 2 early drop, 3 killed, 4
+     * unconfirmed and dropped) */
+    void (*free_cb)(void *ctx, uint32_t ct, int why);
 } pf_ct_table;
 
 /* Result of conntrack for one packet (nf_conntrack_in). */

@@ -209,6 +209,7 @@ typedef struct pf_config {
     const char *log_path;         /* JSON-lines decision log, NULL for none */
     int32_t keep_decisions;       /* keep a per-packet (path, reason) array for pf_sim_decisions */
     int64_t series_bin_ns;        /* time series bin width (0: no series) */
+    int32_t keep_flows;           /* keep a pf_flow_summary per connection (pf_sim_flows) */
 } pf_config;
 
 typedef struct pf_path_stats {
@@ -249,6 +250,27 @@ typedef struct pf_series_bin {
     uint32_t pad;
 } pf_series_bin;
 
+/* Per-connection summary (cfg.keep_flows): one record per conntrack connection, emitted when the
+ * entry dies or at the end of the trace. */
+typedef struct pf_flow_summary {
+    uint64_t id;                  /* connection number (the decision log's "flow") */
+    int64_t first_ns, last_ns;    /* first and last packet */
+    int64_t offloaded_ns;         /* time spent in the flowtable (sum over its flow entries) */
+    uint64_t packets[3];          /* slow, sfo, hfo */
+    uint64_t bytes[3];
+    uint8_t src[16], dst[16];     /* original direction */
+    uint16_t sport, dport;
+    uint8_t l3, proto;
+    int8_t iface[2];              /* ingress interface per direction, -1 unknown */
+    uint16_t flows_added;         /* flowtable entries created for it */
+    uint8_t teardown;             /* last flow teardown: 0 none, 1 timeout, 2 fin_rst, 3 ct_gone */
+    uint8_t hw_bound;             /* bit per direction ever bound in the PPE */
+    uint8_t hw_refused;           /* PF_R_* refusal of the driver (0: accepted or not offered) */
+    uint8_t end;                  /* 0 alive at the end, 1 expired, 2 early-dropped, 3 killed (reopen) */
+    uint8_t tcp_state;            /* last TCP state (pf_tcp_state) */
+    uint8_t pad;
+} pf_flow_summary;
+
 typedef struct pf_sim pf_sim;
 
 /* Progress callback: called every `progress_every` records; return nonzero to cancel. */
@@ -288,6 +310,10 @@ uint64_t pf_sim_decisions(const pf_sim *sim, uint8_t *paths, uint8_t *reasons, u
 uint64_t pf_sim_series_count(const pf_sim *sim);
 uint64_t pf_sim_series(const pf_sim *sim, pf_series_bin *out, uint64_t n);
 int pf_sim_series_truncated(const pf_sim *sim);
+
+/* Connection summaries (cfg.keep_flows), in order of their end (then live ones by slot). */
+uint64_t pf_sim_flow_count(const pf_sim *sim);
+uint64_t pf_sim_flows(const pf_sim *sim, pf_flow_summary *out, uint64_t n);
 
 /* Reads the whole capture once and feeds every packet to each of the nsims simulators.
  * Errors: those of the reader (PF_E_OPEN, _EMPTY, _FORMAT, _TRUNCATED, _CORRUPT), PF_E_IO,

@@ -113,6 +113,11 @@ static void on_flow_event(void *ctx, uint32_t ct, int event, int cause, int64_t 
 {
     pf_sim *s = ctx;
     if (event == PF_EV_FLOW_TEARDOWN) {
+        if (s->acc && s->acc[ct].live && s->acc[ct].offloaded) {
+            s->acc[ct].sum.offloaded_ns += now - s->acc[ct].added_ns;
+            s->acc[ct].offloaded = 0;
+            s->acc[ct].sum.teardown = (uint8_t)(cause + 1);
+        }
         if (cause == PF_FT_TIMEOUT)
             s->stats.flows_timeout++;
         else if (cause == PF_FT_FIN_RST)
@@ -135,6 +140,8 @@ static void on_flow_event(void *ctx, uint32_t ct, int event, int cause, int64_t 
 static void on_ppe_event(void *ctx, uint32_t ct, int dir, int event, int64_t now)
 {
     pf_sim *s = ctx;
+    if (s->acc && event == PF_EV_HW_BIND && s->acc[ct].live)
+        s->acc[ct].sum.hw_bound |= (uint8_t)(1u << dir);
     if (s->log && s->ct.conns[ct].in_use) {
         char extra[32];
         snprintf(extra, sizeof extra, ",\"dir\":\"%s\"", dir ? "reply" : "orig");
@@ -154,6 +161,69 @@ static void on_ct_evict(void *ctx, uint32_t ct)
     pf_ft_ct_gone(&s->ft, ct, s->last_ts_ns);
     if (s->log)
         log_event(s, PF_EV_CT_EARLY_DROP, ct, s->last_ts_ns, NULL);
+}
+
+/* ---- connection summaries (cfg.keep_flows) ------------------------------------------------- */
+
+static void acc_start(pf_sim *s, uint32_t ct, int64_t now)
+{
+    if (!s->acc)
+        return;
+    const pf_conn *c = &s->ct.conns[ct];
+    pf_flow_acc *a = &s->acc[ct];
+    memset(a, 0, sizeof *a);
+    a->live = 1;
+    pf_flow_summary *f = &a->sum;
+    f->id = c->id;
+    f->first_ns = f->last_ns = now;
+    f->l3 = c->key.l3;
+    f->proto = c->key.proto;
+    memcpy(f->src, c->orig_is_a ? c->key.addr_a : c->key.addr_b, 16);
+    memcpy(f->dst, c->orig_is_a ? c->key.addr_b : c->key.addr_a, 16);
+    f->sport = c->orig_is_a ? c->key.port_a : c->key.port_b;
+    f->dport = c->orig_is_a ? c->key.port_b : c->key.port_a;
+    f->iface[0] = f->iface[1] = -1;
+}
+
+static void acc_emit(pf_sim *s, uint32_t ct, int end)
+{
+    pf_flow_acc *a = &s->acc[ct];
+    if (!a->live)
+        return;
+    a->live = 0;
+    a->sum.end = (uint8_t)end;
+    a->sum.tcp_state = s->ct.conns[ct].tcp_state;
+    if (a->offloaded) /* still in the flowtable */
+        a->sum.offloaded_ns += s->last_ts_ns - a->added_ns;
+    if (s->flows_count == s->flows_cap) {
+        uint64_t cap = s->flows_cap ? s->flows_cap * 2 : 1024;
+        pf_flow_summary *nf = realloc(s->flows_done, cap * sizeof *nf);
+        if (!nf) {
+            s->flows_nomem = 1;
+            return;
+        }
+        s->flows_done = nf;
+        s->flows_cap = cap;
+    }
+    s->flows_done[s->flows_count++] = a->sum;
+}
+
+static void on_ct_free(void *ctx, uint32_t ct, int why)
+{
+    pf_sim *s = ctx;
+    if (s->acc && why != 4)
+        acc_emit(s, ct, why);
+}
+
+uint64_t pf_sim_flow_count(const pf_sim *s) { return s->flows_count; }
+
+uint64_t pf_sim_flows(const pf_sim *s, pf_flow_summary *out, uint64_t n)
+{
+    if (n > s->flows_count)
+        n = s->flows_count;
+    if (n)
+        memcpy(out, s->flows_done, n * sizeof *out);
+    return n;
 }
 
 /* ---- configuration ------------------------------------------------------------------------ */
@@ -284,6 +354,14 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
     }
     s->ct.evict_cb = on_ct_evict;
     s->ct.evict_ctx = s;
+    if (cfg->keep_flows) {
+        s->acc = calloc(cfg->ct_max, sizeof *s->acc);
+        if (!s->acc) {
+            pf_sim_destroy(s);
+            return PF_E_NOMEM;
+        }
+        s->ct.free_cb = on_ct_free;
+    }
     s->ft.on_event = on_flow_event;
     s->ft.event_ctx = s;
     s->ft.hw_last_hit = hw_last_hit;
@@ -328,6 +406,8 @@ void pf_sim_destroy(pf_sim *s)
     free(s->dec_path);
     free(s->dec_reason);
     free(s->series);
+    free(s->acc);
+    free(s->flows_done);
     free(s->dump_path[0]);
     free(s->dump_path[1]);
     free(s);
@@ -638,6 +718,11 @@ static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
     }
     pf_ft_add(&s->ft, p->ct, s->last_ts_ns, iif, oif, mtu, hw);
     s->stats.flows_added++;
+    if (s->acc && s->acc[p->ct].live) {
+        s->acc[p->ct].sum.flows_added++;
+        s->acc[p->ct].offloaded = 1;
+        s->acc[p->ct].added_ns = s->last_ts_ns;
+    }
     if (s->log)
         log_event(s, PF_EV_FLOW_ADD, p->ct, s->last_ts_ns, NULL);
     if (hw) {
@@ -658,6 +743,8 @@ static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
         } else {
             s->stats.hw_refused++;
         }
+        if (s->acc && s->acc[p->ct].live)
+            s->acc[p->ct].sum.hw_refused = (uint8_t)(rc == PF_OK ? 0 : (refused[0] ? refused[0] : refused[1]));
         if (s->log) {
             char extra[96];
             for (int k = 0; k < 2; k++) {
@@ -759,6 +846,7 @@ static void slow_path(pf_sim *s, const pf_decoded *d, pkt_ctx *p, int pre)
     if (is_new) {
         pf_ct_confirm(&s->ct, ct, s->last_ts_ns); /* __nf_conntrack_confirm at POSTROUTING */
         s->stats.ct_created++;
+        acc_start(s, ct, s->last_ts_ns);
     }
     p->reason = (uint8_t)reason;
 }
@@ -771,6 +859,16 @@ static void account(pf_sim *s, const pf_record *rec, pkt_ctx *p)
     st->paths[p->path].packets++;
     st->paths[p->path].bytes += rec->wirelen;
     st->reasons[p->reason]++;
+    if (s->acc && p->ct != PF_CT_NONE && s->acc[p->ct].live) {
+        pf_flow_summary *f = &s->acc[p->ct].sum;
+        f->last_ns = s->last_ts_ns;
+        if (p->path <= PF_PATH_HFO) {
+            f->packets[p->path]++;
+            f->bytes[p->path] += rec->wirelen;
+        }
+        if (p->in_if >= 0 && p->path != PF_PATH_HFO)
+            f->iface[p->dir] = (int8_t)p->in_if;
+    }
     if (p->ct != PF_CT_NONE) {
         pf_conn *c = &s->ct.conns[p->ct];
         if (c->in_use && !(c->paths_seen & (1u << p->path))) {
@@ -1075,6 +1173,13 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
 
 int pf_sim_finish(pf_sim *s)
 {
+    if (s->acc) {
+        for (uint32_t i = 0; i < s->ct.next_unused; i++)
+            if (s->acc[i].live && s->ct.conns[i].in_use)
+                acc_emit(s, i, 0);
+        if (s->flows_nomem)
+            return PF_E_NOMEM;
+    }
     if (s->series_cur >= 0 && !s->series_truncated)
         series_close_bin(s);
     if (s->started && (s->dump_path[0] || s->dump_path[1]))

@@ -10,6 +10,14 @@
 
 struct pf_ppe;
 
+/* per-connection accumulator behind pf_flow_summary */
+typedef struct pf_flow_acc {
+    pf_flow_summary sum;
+    int64_t added_ns;   /* when the current flowtable entry was added */
+    uint8_t live;       /* a confirmed connection occupies the slot */
+    uint8_t offloaded;  /* its flowtable entry is live */
+} pf_flow_acc;
+
 struct pf_sim {
     pf_config cfg;
     pf_ct_table ct;
@@ -24,6 +32,11 @@ struct pf_sim {
     uint64_t dec_count, dec_cap;
     char *dump_path[2];       /* conntrack, PPE */
     int dumped[2];
+    /* connection summaries */
+    pf_flow_acc *acc;
+    pf_flow_summary *flows_done;
+    uint64_t flows_count, flows_cap;
+    int flows_nomem;
     /* time series */
     pf_series_bin *series;
     uint64_t series_count, series_cap;

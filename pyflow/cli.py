@@ -1,6 +1,7 @@
 """The `pyflow` command: parses options, calls the library, prints. No logic of its own."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -9,7 +10,7 @@ from typing import Any, Optional
 import click
 
 from . import output, presets
-from .core import replay
+from .core import flows, replay
 from .errors import CaptureError, ConfigError, PyflowError
 from .nftables import load_ruleset
 from .topology import Topology
@@ -147,6 +148,32 @@ def _router_options(mode: Optional[str], openwrt_config: Optional[str], topology
         opts["flowtable_devices"] = [d.strip() for d in flowtable_devices.split(",") if d.strip()]
     opts["mode"] = mode or nft_mode or topo_mode or "sw"
     return opts
+
+
+@main.command("flows")
+@click.argument("trace", type=click.Path(dir_okay=False))
+@click.option("--mode", type=click.Choice(["none", "sw", "hw"]), default="sw", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Only the first N flows.")
+@click.option("--sort", type=click.Choice(["bytes", "slow", "packets", "first"]), default="bytes", show_default=True,
+              help="bytes: biggest first; slow: most slow-path packets first (the flows that keep the CPU busy).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--soc", type=click.Choice(sorted(presets.SOCS)), default=presets.DEFAULT_SOC, show_default=True)
+@click.option("--kernel", type=click.Choice(sorted(presets.KERNELS)), default=presets.DEFAULT_KERNEL, show_default=True)
+@click.option("--lan-prefix", "lan_prefixes", multiple=True, metavar="CIDR")
+def flows_cmd(trace: str, mode: str, top: Optional[int], sort: str, as_csv: bool, as_json: bool, soc: str,
+              kernel: str, lan_prefixes: tuple) -> None:
+    """One row per connection of TRACE: packets and bytes per path, time offloaded, teardown."""
+    try:
+        rows = flows(trace, mode, sort=sort, top=top, soc=soc, kernel=kernel, lan_prefixes=lan_prefixes)
+    except PyflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif as_csv:
+        click.echo(output.flows_csv(rows), nl=False)
+    else:
+        click.echo(output.flows_table(rows))
 
 
 @main.group("topology")

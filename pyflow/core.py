@@ -67,6 +67,7 @@ class Options:
     dump_ppe: Optional[str] = None             # file for the /sys/kernel/debug/ppe0/entries look-alike
     keep_decisions: bool = False
     series_bin: Optional[float] = None        # time series bin in seconds (Result.series)
+    keep_flows: bool = False                  # one summary per connection (Result.flows)
     log: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
@@ -314,6 +315,7 @@ def build_config(opts: Options) -> Any:
         cfg.lan_prefix_l3[i] = net.version
     cfg.n_lan_prefixes = len(opts.lan_prefixes)
     cfg.keep_decisions = 1 if opts.keep_decisions else 0
+    cfg.keep_flows = 1 if opts.keep_flows else 0
     if opts.series_bin is not None:
         if not opts.series_bin > 0:
             raise ConfigError("series_bin must be > 0 seconds")
@@ -335,6 +337,7 @@ class Result:
     stats: Dict[str, Any]
     decisions: Optional[List[Tuple[str, str]]] = None
     series: Optional[List[Dict[str, Any]]] = None   # per-bin packets/bytes by path and occupancy
+    flows: Optional[List[Dict[str, Any]]] = None    # per-connection summaries (keep_flows=True)
     warnings: List[str] = field(default_factory=list)
 
     @property
@@ -380,6 +383,46 @@ def pf_py_progress(ctx: Any, records: int, done: int, total: int) -> int:
         return 1 if fn(int(records), int(done), int(total)) else 0
     except BaseException:  # an exception must not cross the C frame: cancel the run
         return 1
+
+
+_TEARDOWN = {0: None, 1: "timeout", 2: "fin_rst", 3: "ct_gone"}
+_END = {0: "alive", 1: "expired", 2: "early_drop", 3: "killed"}
+_TCP_STATES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK",
+               "TIME_WAIT", "CLOSE", "SYN_SENT2")
+
+
+def _addr(l3: int, raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw[:4] if l3 == 4 else raw[:16]))
+
+
+def _flows(sim: Any, opts: Options) -> List[Dict[str, Any]]:
+    n = lib.pf_sim_flow_count(sim)
+    buf = ffi.new("pf_flow_summary[]", max(1, n))
+    lib.pf_sim_flows(sim, buf, n)
+    names = [i.name for i in _iface_list(opts)]
+    proto_names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
+    out = []
+    for i in range(n):
+        f = buf[i]
+        src, dst = _addr(f.l3, bytes(f.src)), _addr(f.l3, bytes(f.dst))
+        proto = proto_names.get(f.proto, f"proto{f.proto}")
+        if f.l3 == 6:
+            src, dst = f"[{src}]", f"[{dst}]"
+        tuple_ = f"{proto} {src}:{f.sport}>{dst}:{f.dport}" if f.proto in (6, 17) else f"{proto} {src}>{dst}"
+        out.append({
+            "flow": int(f.id), "tuple": tuple_,
+            "in_iface": names[f.iface[0]] if 0 <= f.iface[0] < len(names) else None,
+            "reply_in_iface": names[f.iface[1]] if 0 <= f.iface[1] < len(names) else None,
+            "first_ts": f.first_ns / 1e9, "last_ts": f.last_ns / 1e9,
+            "packets": {p: int(f.packets[k]) for k, p in enumerate(("slow", "sfo", "hfo"))},
+            "bytes": {p: int(f.bytes[k]) for k, p in enumerate(("slow", "sfo", "hfo"))},
+            "offloaded_s": f.offloaded_ns / 1e9, "flows_added": int(f.flows_added),
+            "teardown": _TEARDOWN.get(f.teardown), "end": _END.get(f.end, "alive"),
+            "tcp_state": _TCP_STATES[f.tcp_state] if f.proto == 6 and f.tcp_state < len(_TCP_STATES) else None,
+            "hw_bound": {"orig": bool(f.hw_bound & 1), "reply": bool(f.hw_bound & 2)},
+            "hw_refused": REASONS[f.hw_refused] if f.hw_refused else None,
+        })
+    return out
 
 
 def _series(sim: Any) -> List[Dict[str, Any]]:
@@ -488,6 +531,21 @@ def replay(path: Union[str, os.PathLike], mode: Optional[str] = None, *, topolog
                     annotate=annotate)[0]
 
 
+def flows(path: Union[str, os.PathLike], mode: Optional[str] = None, *, sort: str = "bytes",
+          top: Optional[int] = None, **options: Any) -> List[Dict[str, Any]]:
+    """One summary per connection (tuple, interfaces, first/last seen, packets and bytes per
+    path, time in the flowtable, teardown cause, hardware binding), sorted by `sort`: "bytes"
+    (all paths), "slow" (slow-path packets: the flows that keep the CPU busy), "packets" or
+    "first" (start time)."""
+    keys = {"bytes": lambda f: -sum(f["bytes"].values()), "slow": lambda f: -f["packets"]["slow"],
+            "packets": lambda f: -sum(f["packets"].values()), "first": lambda f: f["first_ts"]}
+    if sort not in keys:
+        raise ConfigError(f"sort must be one of {', '.join(keys)}")
+    res = replay(path, mode, keep_flows=True, **options)
+    rows = sorted(res.flows or [], key=keys[sort])
+    return rows[:top] if top is not None else rows
+
+
 def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
              progress: Optional[ProgressFn] = None, progress_every: int = 1 << 20,
              annotate: Optional[Union[str, os.PathLike]] = None) -> List[Result]:
@@ -544,6 +602,8 @@ def run_many(path: Union[str, os.PathLike], configs: Sequence[Options], *,
                 lib.pf_sim_decisions(sim, pbuf, rbuf, n)
                 pb, rb = bytes(ffi.buffer(pbuf, n)), bytes(ffi.buffer(rbuf, n))
                 res.decisions = [(PATHS[pb[i]], REASONS[rb[i]]) for i in range(n)]
+            if opts.keep_flows:
+                res.flows = _flows(sim, opts)
             if opts.series_bin is not None:
                 res.series = _series(sim)
                 if lib.pf_sim_series_truncated(sim):

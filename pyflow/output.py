@@ -78,3 +78,41 @@ def dump_section(kind: str, path: str, text: str) -> str:
              "dump_ppe": "PPE table (/sys/kernel/debug/ppe0/entries)"}[kind]
     at = os.path.basename(path).rsplit("-at-", 1)[-1][:-5]
     return f"\n{title} at {at} s:\n" + (text if text else "(empty)\n")
+
+
+FLOW_CSV_FIELDS = ["flow", "tuple", "in_iface", "reply_in_iface", "first_ts", "last_ts", "slow_packets",
+                   "sfo_packets", "hfo_packets", "slow_bytes", "sfo_bytes", "hfo_bytes", "offloaded_s",
+                   "flows_added", "teardown", "end", "tcp_state", "hw_bound_orig", "hw_bound_reply",
+                   "hw_refused"]
+
+
+def _flow_row(f: Dict[str, Any]) -> Dict[str, Any]:
+    row = {k: f[k] for k in ("flow", "tuple", "in_iface", "reply_in_iface", "first_ts", "last_ts",
+                             "offloaded_s", "flows_added", "teardown", "end", "tcp_state", "hw_refused")}
+    for p in ("slow", "sfo", "hfo"):
+        row[f"{p}_packets"] = f["packets"][p]
+        row[f"{p}_bytes"] = f["bytes"][p]
+    row["hw_bound_orig"], row["hw_bound_reply"] = f["hw_bound"]["orig"], f["hw_bound"]["reply"]
+    return row
+
+
+def flows_csv(rows: List[Dict[str, Any]]) -> str:
+    import csv
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FLOW_CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for f in rows:
+        w.writerow(_flow_row(f))
+    return buf.getvalue()
+
+
+def flows_table(rows: List[Dict[str, Any]]) -> str:
+    lines = [f"{'flow':>6} {'tuple':<52} {'slow':>6} {'sfo':>7} {'hfo':>7} {'bytes':>10} "
+             f"{'offl. s':>8} {'teardown':<9} {'hw':<9}"]
+    for f in rows:
+        hw = "bound" if (f["hw_bound"]["orig"] or f["hw_bound"]["reply"]) else (f["hw_refused"] or "-")
+        lines.append(f"{f['flow']:>6} {f['tuple'][:52]:<52} {f['packets']['slow']:>6} {f['packets']['sfo']:>7} "
+                     f"{f['packets']['hfo']:>7} {sum(f['bytes'].values()):>10} {f['offloaded_s']:>8.1f} "
+                     f"{f['teardown'] or '-':<9} {hw:<9}")
+    return "\n".join(lines)
