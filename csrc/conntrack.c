@@ -653,8 +653,8 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
     int tcp = d->l4proto == 6, udp = d->l4proto == 17, icmp = is_icmp(d->l4proto);
     if ((tcp || udp || icmp) && !(d->flags & PF_PKT_HAS_L4))
         return PF_CT_UNTRACKED;
-    if (tcp && !tcp_flags_valid(d->tcp_flags))
-        return PF_CT_INVALID; /* tcp_error */
+    if (tcp && (!tcp_flags_valid(d->tcp_flags) || (d->flags & PF_PKT_TCP_BAD_DOFF)))
+        return PF_CT_INVALID; /* tcp_error: bad flags, or "truncated packet" (tcplen < doff * 4) */
     if (icmp && !icmp_is_query_type(d->l4proto, d->icmp_type))
         return PF_CT_INVALID; /* not trackable (errors are handled by the caller) */
 

@@ -241,6 +241,8 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
         out->tcp_window = be16(l4 + 14);
         out->l4_payload_len = plen > hl ? plen - hl : 0;
         out->flags |= PF_PKT_HAS_L4;
+        if (hl > plen)
+            out->flags |= PF_PKT_TCP_BAD_DOFF;
         if (hl > 20 && hl <= cap)
             tcp_options(l4 + 20, hl - 20, out);
         return;

@@ -225,6 +225,7 @@ typedef struct pf_stats {
     uint64_t reasons[64];
     int64_t first_ts_ns, last_ts_ns;
     uint64_t ts_backwards;        /* timestamps earlier than the previous one (clamped) */
+    uint64_t ts_clamped;          /* timestamps beyond +-2^62 ns (about 2116) clamped to it */
     uint64_t dropped;             /* slow-path packets the router drops (TTL, table full) */
     uint64_t ct_created, ct_peak, ct_early_drops;
     uint64_t flows_added, flows_teardown_fin_rst, flows_timeout, flows_peak;

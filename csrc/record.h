@@ -62,6 +62,7 @@ enum pf_decode_status {
 #define PF_PKT_VLAN_EXCESS 0x0800u    /* more VLAN tags than vlan_id[] holds */
 #define PF_PKT_WIFI_FROM_STA 0x1000u  /* 802.11 data frame ToDS only: a station sends to the AP */
 #define PF_PKT_WIFI_TO_STA 0x2000u    /* 802.11 data frame FromDS only: the AP sends to a station */
+#define PF_PKT_TCP_BAD_DOFF 0x4000u   /* TCP data offset past the segment (by the IP length) */
 
 /* TCP flag bits as in the TCP header */
 #define PF_TCP_FIN 0x01u

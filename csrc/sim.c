@@ -427,6 +427,8 @@ uint64_t pf_sim_decisions(const pf_sim *s, uint8_t *paths, uint8_t *reasons, uin
 {
     if (n > s->dec_count)
         n = s->dec_count;
+    if (n == 0)
+        return 0; /* no buffer was ever allocated: memcpy from NULL is undefined even for 0 */
     if (paths)
         memcpy(paths, s->dec_path, n);
     if (reasons)
@@ -568,8 +570,17 @@ static void run_gc(pf_sim *s, int64_t now)
     s->next_tick_ns = tick_time(s, target + 1);
 }
 
+/* The model's clock range: +-2^62 ns (about 146 years around 1970). Timestamps outside it
+ * (damaged files; the reader saturates to the int64 limits) are clamped, so that a time plus
+ * any timeout (at most days) never overflows. */
+#define PF_TS_LIMIT (INT64_C(1) << 62)
+
 static int64_t clock_advance(pf_sim *s, int64_t ts)
 {
+    if (ts > PF_TS_LIMIT || ts < -PF_TS_LIMIT) {
+        ts = ts > 0 ? PF_TS_LIMIT : -PF_TS_LIMIT;
+        s->stats.ts_clamped++;
+    }
     if (!s->started) {
         s->started = 1;
         s->ct.origin_ns = ts;
@@ -607,14 +618,14 @@ static int fastpath_precheck(const pf_sim *s, const pf_decoded *d, int in_if)
 {
     if (!s->cfg.ifaces[in_if].in_flowtable)
         return PF_R_NOT_FLOWTABLE_DEVICE; /* the ingress hook is not on this device */
+    if (d->flags & PF_PKT_IPV6_EXT)
+        return PF_R_IPV6_EXT_HEADER;      /* nf_flow_tuple_ipv6: ip6h->nexthdr must be TCP/UDP */
     if (!is_tcp_udp(d))
         return (d->flags & PF_PKT_ICMP_ERROR) ? PF_R_ICMP_ERROR : PF_R_L4_PROTO;
     if (d->flags & PF_PKT_FRAGMENT)
         return PF_R_FRAGMENT;             /* ip_is_fragment */
     if (d->flags & PF_PKT_IPV4_OPTIONS)
         return PF_R_IPV4_OPTIONS;         /* iph->ihl * 4 != sizeof(struct iphdr) */
-    if (d->flags & PF_PKT_IPV6_EXT)
-        return PF_R_IPV6_EXT_HEADER;      /* nexthdr must be TCP/UDP right after the header */
     if (!(d->flags & PF_PKT_HAS_L4))
         return PF_R_L4_TRUNCATED;         /* pskb_may_pull of the ports fails */
     if (d->ttl <= 1)

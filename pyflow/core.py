@@ -465,6 +465,7 @@ def stats_to_dict(st: Any, info: Any, opts: Options, path: str) -> Dict[str, Any
             "last_ts": _ns_to_s(st.last_ts_ns) if info.records else None,
             "duration_s": _ns_to_s(st.last_ts_ns - st.first_ts_ns) if info.records else 0.0,
             "ts_backwards": int(st.ts_backwards),
+            "ts_clamped": int(st.ts_clamped),
         },
         "options": opts.to_dict(),
         "packets_total": int(st.packets_total),

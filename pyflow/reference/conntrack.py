@@ -383,7 +383,7 @@ class Conntrack:
         icmp = d.l4proto in (D.P_ICMP, D.P_ICMP6)
         if (tcp or udp or icmp) and not d.has_l4:
             return CT_UNTRACKED, None, 0, False
-        if tcp and tcp_error(d.tcp_flags):
+        if tcp and (tcp_error(d.tcp_flags) or d.tcp_bad_doff):
             return CT_INVALID, None, 0, False
         key, is_a = key_from_packet(d)
         is_new = False

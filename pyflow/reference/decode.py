@@ -68,6 +68,7 @@ class Decoded:
     tcp_seq: int = 0
     tcp_ack: int = 0
     tcp_payload: int = 0       # TCP payload bytes by the IP length
+    tcp_bad_doff: bool = False
     icmp_type: int = 0
     icmp_error: bool = False
     has_inner: bool = False
@@ -183,6 +184,7 @@ def decode_l4(l4: bytes, plen: int, v6: bool, d: Decoded) -> None:
         d.tcp_seq = int.from_bytes(l4[4:8], "big")
         d.tcp_ack = int.from_bytes(l4[8:12], "big")
         d.tcp_payload = max(plen - hl, 0)
+        d.tcp_bad_doff = hl > plen  # tcp_error: "truncated packet" (tcplen < doff * 4)
         d.has_l4 = True
     elif proto == P_UDP:  # RFC 768
         if cap < 8:

@@ -248,14 +248,14 @@ class Router:
         cannot look up. '' when the lookup can proceed."""
         if not self.cfg.ifaces[in_if].in_flowtable:
             return "not_flowtable_device"  # the ingress hook is not registered on this device
+        if d.ipv6_ext:
+            return "ipv6_ext_header"   # nf_flow_tuple_ipv6: ip6h->nexthdr must be TCP/UDP
         if not is_tcp_udp(d):
             return "icmp_error" if d.icmp_error else "l4_proto"
         if d.fragment:
             return "fragment"          # ip_is_fragment
         if d.ipv4_options:
             return "ipv4_options"      # iph->ihl * 4 != sizeof(struct iphdr)
-        if d.ipv6_ext:
-            return "ipv6_ext_header"   # nexthdr must be TCP/UDP right after the fixed header
         if not d.has_l4:
             return "l4_truncated"      # pskb_may_pull of the ports fails
         if d.ttl <= 1:
