@@ -111,7 +111,8 @@ def ensure_kernel() -> tuple[Path, str, str]:
             subprocess.run(["apt-get", "download", pkg], cwd=dl, check=True,
                            stderr=subprocess.DEVNULL)
             debs = list(dl.glob(f"{pkg}_*.deb"))
-        tmp = kdir.with_suffix(".tmp")
+        tmp = kdir.parent / (kdir.name + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)  # a fresh cache has no kernel/ yet
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp)], check=True)
         depmod = shutil.which("depmod") or "/usr/sbin/depmod"

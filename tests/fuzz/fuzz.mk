@@ -50,7 +50,11 @@ ASAN_RT = $(shell gcc -print-file-name=libasan.so)
 SANITIZE_CFLAGS ?= -fsanitize=address,undefined -fno-omit-frame-pointer -g
 # -v: a sanitizer abort kills pytest, the last test name printed is the culprit;
 # --capture=sys: the C runtime's reports on fd 2 reach the terminal instead of pytest's capture
-SANITIZE_PYTEST_FLAGS ?=
+# test_whatif.py is left out: matplotlib's C++ extension throws, and ASan's __cxa_throw
+# interceptor aborts ("CHECK failed: real___cxa_throw") when the runtime is LD_PRELOADed into a
+# non-instrumented Python; the what-if layer is Python over the same C entry points the rest of
+# the suite runs.
+SANITIZE_PYTEST_FLAGS ?= --ignore=tests/test_whatif.py
 # strict by default (every UBSan report fails the run); to look past known findings while their
 # fix is pending: make sanitize SANITIZE_UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp
 SANITIZE_UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
