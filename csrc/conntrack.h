@@ -63,15 +63,15 @@ typedef struct pf_conn {
     uint8_t tcp_state;       /* enum pf_tcp_state */
     uint8_t tcp_close_init[2]; /* IP_CT_TCP_FLAG_CLOSE_INIT per direction */
     uint8_t tcp_last_dir, tcp_last_index;
+    uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */
+    uint8_t flow_expired;    /* its last flowtable entry ended by idle timeout */
+    int8_t iface[2];         /* ingress interface seen per direction, -1 unknown */
     uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
     uint32_t tcp_last_end;      /* last_end of the last ACK-type segment (retransmission check) */
     pf_tcp_seen tcp_seen[2];    /* struct ip_ct_tcp_state per direction (window tracking) */
     uint64_t acct_packets[2];   /* nf_conn_acct counters per direction (nf_conntrack_acct = 1) */
     uint64_t acct_bytes[2];
-    uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */
-    uint8_t flow_expired;    /* its last flowtable entry ended by idle timeout */
-    int8_t iface[2];         /* ingress interface seen per direction, -1 unknown */
-} pf_conn;
+} pf_conn; /* 160 bytes: keep the small fields together, no padding */
 
 typedef struct pf_ct_table {
     const pf_config *cfg;

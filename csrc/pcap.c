@@ -60,7 +60,7 @@ typedef struct reader_iface {
     int64_t ts_off_ns; /* if_tsoffset converted to ns (saturated) */
 } reader_iface;
 
-#define PF_RELEASE_CHUNK (32u << 20)  /* 32 MiB, a multiple of any page size */
+#define PF_RELEASE_CHUNK (4u << 20)   /* 4 MiB, a multiple of any page size */
 #define PF_RELEASE_MARGIN (1u << 20)  /* > PF_MAX_CAPLEN + the largest header */
 
 struct pf_reader {

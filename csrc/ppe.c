@@ -79,11 +79,13 @@ struct pf_ppe {
     uint32_t *active;         /* non-INVALID slots, unordered */
     uint32_t nactive;
     ppe_dir *dirs;            /* 2 per flow */
-    pf_ct_key *keys;          /* per flow, for the debugfs dump */
+    const pf_ct_table *ct;    /* the conntrack table: flow i's tuple is conns[i].key (dump) */
     uint64_t bound, bound_peak, binds, age_outs, bound_sum, samples;
     pf_ppe_event_fn on_event; /* hw_bind / hw_age_out for the decision log */
     void *event_ctx;
 };
+
+void pf_ppe_set_ct(pf_ppe *p, const pf_ct_table *ct) { p->ct = ct; }
 
 void pf_ppe_set_event_cb(pf_ppe *p, pf_ppe_event_fn fn, void *ctx)
 {
@@ -239,7 +241,6 @@ void pf_ppe_destroy(pf_ppe *p)
     free(p->foe_flow);
     free(p->active);
     free(p->dirs);
-    free(p->keys);
     free(p);
 }
 
@@ -275,13 +276,12 @@ int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err)
     p->check_ns = (int64_t)cfg->ppe_check_interval_ms * NS_PER_MS;
     size_t nslots = (size_t)entries * p->nppe;
     p->dirs = calloc((size_t)p->nflows * 2, sizeof *p->dirs); /* initialised on first commit */
-    p->keys = calloc(p->nflows, sizeof *p->keys);
     if (nslots) {
         p->foe = malloc(nslots * sizeof *p->foe);
         p->foe_flow = malloc((size_t)p->nbuckets * p->nppe * sizeof *p->foe_flow);
         p->active = malloc(nslots * sizeof *p->active);
     }
-    if (!p->dirs || !p->keys || (nslots && (!p->foe || !p->foe_flow || !p->active))) {
+    if (!p->dirs || (nslots && (!p->foe || !p->foe_flow || !p->active))) {
         pf_ppe_destroy(p);
         return PF_E_NOMEM;
     }
@@ -398,7 +398,6 @@ int pf_ppe_commit(pf_ppe *p, uint32_t flow, const pf_ppe_dir_info info[2], int64
         refused[0] = refused[1] = PF_R_HW_NO_PPE;
         return PF_R_HW_NO_PPE;
     }
-    p->keys[flow] = *info[0].key;
     for (int k = 0; k < 2; k++) {
         uint32_t id = flow * 2 + (uint32_t)k;
         dir_clear(p, id); /* a re-commit replaces the previous state of the flow */
@@ -766,7 +765,9 @@ int pf_ppe_dump(const pf_ppe *p, FILE *out)
             if (e->state == FOE_INVALID)
                 continue;
             const ppe_dir *d = &p->dirs[e->owner];
-            const pf_ct_key *k = &p->keys[e->owner / 2];
+            if (!p->ct)
+                continue;
+            const pf_ct_key *k = &p->ct->conns[e->owner / 2].key;
             int v6 = (d->flags & D_IPV6) != 0, from_a = (d->flags & D_FROM_A) != 0;
             uint32_t ib1, ib2;
             entry_words(p, e, d, &ib1, &ib2);

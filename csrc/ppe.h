@@ -21,6 +21,8 @@ typedef struct pf_ppe_dir_info {
 /* Event callback (decision log): PF_EV_HW_BIND, PF_EV_HW_AGE_OUT for flow `flow`, direction. */
 typedef void (*pf_ppe_event_fn)(void *ctx, uint32_t flow, int dir, int event, int64_t now);
 void pf_ppe_set_event_cb(pf_ppe *p, pf_ppe_event_fn fn, void *ctx);
+/* The conntrack table whose slot i is flow i (the dump prints its tuples). */
+void pf_ppe_set_ct(pf_ppe *p, const pf_ct_table *ct);
 
 int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err);
 void pf_ppe_destroy(pf_ppe *p);

@@ -372,6 +372,7 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
             return rc;
         }
         pf_ppe_set_event_cb(s->ppe, on_ppe_event, s);
+        pf_ppe_set_ct(s->ppe, &s->ct);
     }
     if (cfg->log_path) {
         s->log = fopen(cfg->log_path, "w");
