@@ -217,13 +217,19 @@ static void on_ct_free(void *ctx, uint32_t ct, int why)
 
 uint64_t pf_sim_flow_count(const pf_sim *s) { return s->flows_count; }
 
+/* Copies up to n of the `have` records of `size` bytes at src (NULL when none were kept). */
+static uint64_t copy_records(void *out, const void *src, uint64_t have, uint64_t n, size_t size)
+{
+    if (n > have)
+        n = have;
+    if (n && out) /* src is non-NULL whenever have > 0; memcpy from NULL is undefined even for 0 */
+        memcpy(out, src, (size_t)n * size);
+    return n;
+}
+
 uint64_t pf_sim_flows(const pf_sim *s, pf_flow_summary *out, uint64_t n)
 {
-    if (n > s->flows_count)
-        n = s->flows_count;
-    if (n)
-        memcpy(out, s->flows_done, n * sizeof *out);
-    return n;
+    return copy_records(out, s->flows_done, s->flows_count, n, sizeof *out);
 }
 
 /* ---- configuration ------------------------------------------------------------------------ */
@@ -426,15 +432,8 @@ uint64_t pf_sim_decision_count(const pf_sim *s) { return s->dec_count; }
 
 uint64_t pf_sim_decisions(const pf_sim *s, uint8_t *paths, uint8_t *reasons, uint64_t n)
 {
-    if (n > s->dec_count)
-        n = s->dec_count;
-    if (n == 0)
-        return 0; /* no buffer was ever allocated: memcpy from NULL is undefined even for 0 */
-    if (paths)
-        memcpy(paths, s->dec_path, n);
-    if (reasons)
-        memcpy(reasons, s->dec_reason, n);
-    return n;
+    copy_records(reasons, s->dec_reason, s->dec_count, n, 1);
+    return copy_records(paths, s->dec_path, s->dec_count, n, 1);
 }
 
 static void run_gc(pf_sim *s, int64_t now);
@@ -949,11 +948,7 @@ int pf_sim_series_truncated(const pf_sim *s) { return s->series_truncated; }
 
 uint64_t pf_sim_series(const pf_sim *s, pf_series_bin *out, uint64_t n)
 {
-    if (n > s->series_count)
-        n = s->series_count;
-    if (n)
-        memcpy(out, s->series, n * sizeof *out);
-    return n;
+    return copy_records(out, s->series, s->series_count, n, sizeof *out);
 }
 
 static int keep_decision(pf_sim *s, const pkt_ctx *p)
