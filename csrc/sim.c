@@ -550,12 +550,14 @@ static void run_gc(pf_sim *s, int64_t now)
     if (target <= s->last_tick)
         return;
     if (target - s->last_tick > (int64_t)PF_WHEEL_SLOTS) {
-        /* long silence: one pass over everything due by then */
-        pf_ft_gc_tick(&s->ft, target, 1);
-        pf_ct_gc_tick(&s->ct, target, 1);
+        /* long silence: one pass over everything due by then. The PPE's aging limits (at
+         * most 12 s) are shorter than the flowtable timeout, so its scan goes first: an idle
+         * entry ages out before its flow is torn down, as it would tick by tick. */
         if (s->ppe)
             pf_ppe_tick(s->ppe, s->ct.origin_ns + target * NS_PER_S,
                         (uint64_t)(target - s->last_tick), &s->stats);
+        pf_ft_gc_tick(&s->ft, target, 1);
+        pf_ct_gc_tick(&s->ct, target, 1);
         s->last_tick = target;
         s->next_tick_ns = tick_time(s, target + 1);
         return;
