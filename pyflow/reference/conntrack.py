@@ -359,8 +359,10 @@ class Conntrack:
             delta = (d.tcp_ack - cur) & 0xFFFFFFFF if cur is not None else 0
             if cur is None or 0 < delta < 0x80000000:  # after(ack, td_maxack)
                 c.maxack[dir_] = d.tcp_ack
-        end = d.tcp_seq + d.tcp_payload + (1 if d.tcp_flags & D.TCP_SYN else 0) + (1 if d.tcp_flags & D.TCP_FIN else 0)
-        c.last_end = end & 0xFFFFFFFF
+        # last_end is kept by the retransmission check, for ACK-type segments only
+        if get_conntrack_index(d.tcp_flags) == ACK_SET:
+            end = d.tcp_seq + d.tcp_payload + (1 if d.tcp_flags & D.TCP_SYN else 0) + (1 if d.tcp_flags & D.TCP_FIN else 0)
+            c.last_end = end & 0xFFFFFFFF
 
     def nf_conntrack_udp_packet(self, c: Conn, now: int) -> None:
         """nf_conntrack_proto_udp.c: unreplied timeout until a reply; then, once the entry is more
