@@ -190,7 +190,21 @@ static int ct_expired(const pf_conn *c, int64_t now)
 
 uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now)
 {
-    uint32_t b = key_hash(key) & (t->nbuckets - 1);
+    return pf_ct_lookup_h(t, key, key_hash(key), now);
+}
+
+void pf_ct_key_fill(pf_decoded *d)
+{
+    int a;
+    pf_ct_key_from_packet(d, &d->ct_key, &a);
+    d->ct_hash = key_hash(&d->ct_key);
+    d->ct_dir_is_a = (uint8_t)a;
+    d->ct_key_ok = 1;
+}
+
+uint32_t pf_ct_lookup_h(pf_ct_table *t, const pf_ct_key *key, uint32_t hash, int64_t now)
+{
+    uint32_t b = hash & (t->nbuckets - 1);
     for (uint32_t l = t->buckets[b]; l; l = t->conns[l - 1].hnext) {
         uint32_t i = l - 1;
         pf_conn *c = &t->conns[i];
@@ -644,7 +658,7 @@ static int icmp_is_query_type(uint8_t proto, uint8_t type)
     return type == 128 || type == 129;
 }
 
-int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, uint32_t *ct_out,
+int pf_ct_in(pf_ct_table *t, pf_decoded *d, int64_t now, int may_create, uint32_t *ct_out,
              int *dir_out, int *is_new)
 {
     const pf_config *cfg = t->cfg;
@@ -658,12 +672,13 @@ int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, u
     if (icmp && !icmp_is_query_type(d->l4proto, d->icmp_type))
         return PF_CT_INVALID; /* not trackable (errors are handled by the caller) */
 
-    pf_ct_key key;
+    uint32_t hash;
     int dir_is_a;
-    pf_ct_key_from_packet(d, &key, &dir_is_a);
+    const pf_ct_key *kp = pf_ct_packet_key(d, &hash, &dir_is_a);
+    pf_ct_key key = *kp;
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        uint32_t idx = pf_ct_lookup(t, &key, now);
+        uint32_t idx = pf_ct_lookup_h(t, &key, hash, now);
         if (idx == PF_CT_NONE) {
             /* init_conntrack: new, unconfirmed entry */
             if (tcp && !tcp_new_ok(cfg, d->tcp_flags))

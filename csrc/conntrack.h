@@ -25,14 +25,6 @@
 #define PF_DIR_ORIG 0
 #define PF_DIR_REPLY 1
 
-typedef struct pf_ct_key {
-    uint8_t addr_a[16];
-    uint8_t addr_b[16];
-    uint16_t port_a, port_b;
-    uint8_t l3, proto;
-    uint8_t pad[2];
-} pf_ct_key;
-
 /* ip_ct_tcp_state.flags (include/uapi/linux/netfilter/nf_conntrack_tcp.h) */
 #define PF_TCPF_WINDOW_SCALE 0x01u
 #define PF_TCPF_SACK_PERM 0x02u
@@ -108,6 +100,18 @@ void pf_ct_free(pf_ct_table *t);
 
 /* Builds the canonical key of a packet's tuple; *dir_is_a = the packet goes a -> b. */
 void pf_ct_key_from_packet(const pf_decoded *d, pf_ct_key *key, int *dir_is_a);
+/* The packet's conntrack key and hash (TCP/UDP/ICMP with an L4 header), computed on first use and
+ * kept in d (ct_key_ok), so the simulators of a what-if grid compute it once per packet. */
+void pf_ct_key_fill(pf_decoded *d);
+static inline const pf_ct_key *pf_ct_packet_key(pf_decoded *d, uint32_t *hash, int *dir_is_a)
+{
+    if (!d->ct_key_ok) /* the first simulator to need it computes it for all the others */
+        pf_ct_key_fill(d);
+    *hash = d->ct_hash;
+    *dir_is_a = d->ct_dir_is_a;
+    return &d->ct_key;
+}
+uint32_t pf_ct_lookup_h(pf_ct_table *t, const pf_ct_key *key, uint32_t hash, int64_t now);
 void pf_ct_key_from_inner(const pf_decoded *d, pf_ct_key *key, int *dir_is_a);
 
 /* Lookup without creating (fast-path and ICMP error use). Expired entries are invisible
@@ -118,7 +122,7 @@ uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now);
  * its direction and *is_new 1 when the entry was created by this (unconfirmed) packet.
  * `may_create` = 0 leaves existing entries alone when none matches (packets that will be
  * dropped before confirmation, e.g. TTL 1, create nothing that survives). */
-int pf_ct_in(pf_ct_table *t, const pf_decoded *d, int64_t now, int may_create, uint32_t *ct_out,
+int pf_ct_in(pf_ct_table *t, pf_decoded *d, int64_t now, int may_create, uint32_t *ct_out,
              int *dir_out, int *is_new);
 
 /* __nf_conntrack_confirm: called for a forwarded packet of an unconfirmed entry. */

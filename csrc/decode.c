@@ -4,6 +4,7 @@
  * Bounds discipline: every function receives (p, n) = a pointer and the number of bytes that
  * may be read from it, and checks `n` before each access. Offsets are uint32_t and compared
  * as `need > n - off` after establishing off <= n, so no sum can wrap. */
+#include <stddef.h>
 #include <string.h>
 
 #include "decode.h"
@@ -682,7 +683,9 @@ int pf_decode(const pf_record *rec, pf_decoded *out)
     const uint8_t *p = rec->data;
     const uint32_t n = rec->caplen;
 
-    memset(out, 0, sizeof *out);
+    /* the conntrack key cache at the end of the struct needs only its flag cleared */
+    memset(out, 0, offsetof(pf_decoded, ct_key));
+    out->ct_key_ok = 0;
     out->sll_ifindex = -1;
     switch (rec->linktype) {
     case PF_LINKTYPE_ETHERNET:

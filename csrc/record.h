@@ -79,6 +79,15 @@ enum pf_decode_status {
 
 #define PF_MAX_VLAN 2
 
+/* A connection tuple with its two endpoints ordered, so both directions share it (conntrack.h). */
+typedef struct pf_ct_key {
+    uint8_t addr_a[16];
+    uint8_t addr_b[16];
+    uint16_t port_a, port_b;
+    uint8_t l3, proto;
+    uint8_t pad[2];
+} pf_ct_key;
+
 /* One decoded packet. Addresses are in network byte order; IPv4 uses the first 4 bytes and
  * leaves the other 12 zero. Ports are host order. For ICMP echo request/reply, sport holds the
  * echo identifier and dport 0 (the conntrack tuple of nf_conntrack_proto_icmp.c). */
@@ -111,6 +120,12 @@ typedef struct pf_decoded {
     uint8_t src_mac[6], dst_mac[6];
     uint8_t src[16], dst[16];
     uint8_t inner_src[16], inner_dst[16]; /* ICMP error: the quoted packet's src/dst */
+    /* the conntrack key and its hash, computed by the first simulator that needs them
+     * (pf_ct_packet_key) and reused by the others of a what-if grid */
+    pf_ct_key ct_key;
+    uint32_t ct_hash;
+    uint8_t ct_key_ok;
+    uint8_t ct_dir_is_a;
 } pf_decoded;
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "annotate.h"
+#include "conntrack.h"
 #include "decode.h"
 #include "pcap.h"
 #include "sim.h"
@@ -126,10 +127,11 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
         rec.if_name = itf ? itf->name : "";
         if (rec.bad_record == PF_R_TRUNCATED_RECORD)
             info->truncated_records++;
-        if (!rec.bad_record)
+        if (!rec.bad_record) {
             pf_decode(&rec, &dec);
-        else
+        } else {
             memset(&dec, 0, sizeof dec);
+        }
         uint8_t path0 = 0, reason0 = 0;
         for (uint32_t i = 0; i < nsims; i++) {
             int prc = pf_sim_packet(sims[i], &rec, &dec, i ? NULL : &path0, i ? NULL : &reason0,

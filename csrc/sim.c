@@ -612,11 +612,11 @@ typedef struct pkt_ctx {
     uint8_t path, reason;
 } pkt_ctx;
 
-static int is_tcp_udp(const pf_decoded *d) { return d->l4proto == 6 || d->l4proto == 17; }
+static int is_tcp_udp(pf_decoded *d) { return d->l4proto == 6 || d->l4proto == 17; }
 
 /* nf_flow_offload_ip_hook / nf_flow_offload_ipv6_hook -> nf_flow_tuple_ip(v6): packets the
  * flowtable cannot even look up. 0 when the lookup can proceed. */
-static int fastpath_precheck(const pf_sim *s, const pf_decoded *d, int in_if)
+static int fastpath_precheck(const pf_sim *s, pf_decoded *d, int in_if)
 {
     if (!s->cfg.ifaces[in_if].in_flowtable)
         return PF_R_NOT_FLOWTABLE_DEVICE; /* the ingress hook is not on this device */
@@ -660,7 +660,7 @@ static int addr_in_set(const uint8_t *a, uint8_t l3, uint32_t n, const uint8_t (
 
 /* The expressions in front of `flow add @ft` in the forward chain (nft evaluates them left to
  * right; the statement runs only if all match). 0 when they all match, else the reason. */
-static int offload_rule_match(const pf_sim *s, const pf_decoded *d, const pkt_ctx *p)
+static int offload_rule_match(const pf_sim *s, pf_decoded *d, const pkt_ctx *p)
 {
     const pf_offload_rule *r = &s->cfg.rule;
     const pf_conn *c = &s->ct.conns[p->ct];
@@ -696,7 +696,7 @@ static int offload_rule_match(const pf_sim *s, const pf_decoded *d, const pkt_ct
  * first rule that refuses, in the kernel's order (so a TCP SYN is refused for its TCP state
  * before the confirmation test), or PF_R_FLOW_ADD / PF_R_FLOW_TIMEOUT when this packet created
  * the flow. */
-static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
+static int flow_offload_eval(pf_sim *s, pf_decoded *d, pkt_ctx *p)
 {
     pf_conn *c = &s->ct.conns[p->ct];
     if (d->flags & PF_PKT_IPV4_OPTIONS)
@@ -777,7 +777,7 @@ static int flow_offload_eval(pf_sim *s, const pf_decoded *d, pkt_ctx *p)
 /* The slow path: nf_conntrack_in at PREROUTING, routing, the forward chain (with fw4's
  * `flow add @ft` first), confirmation at POSTROUTING. `pre` is the reason the fast path
  * refused the packet (0 when no flow matched). */
-static void slow_path(pf_sim *s, const pf_decoded *d, pkt_ctx *p, int pre)
+static void slow_path(pf_sim *s, pf_decoded *d, pkt_ctx *p, int pre)
 {
     const int mode_none = s->cfg.mode == PF_MODE_NONE;
     p->path = PF_PATH_SLOW;
@@ -1002,7 +1002,7 @@ static int radio_band(uint16_t mhz)
  * mapping rules; -1 when none matches. Ingress rules look at the capture (interface, SLL2
  * index, radio band, VLAN, PPPoE) and the source; egress rules only at the destination (MAC,
  * subnet). */
-static int map_iface(const pf_config *cfg, const pf_record *rec, const pf_decoded *d, int ingress)
+static int map_iface(const pf_config *cfg, const pf_record *rec, pf_decoded *d, int ingress)
 {
     for (uint32_t i = 0; i < cfg->n_map_rules; i++) {
         const pf_map_rule *r = &cfg->map_rules[i];
@@ -1047,7 +1047,7 @@ static int map_iface(const pf_config *cfg, const pf_record *rec, const pf_decode
     return -1;
 }
 
-static void route(pf_sim *s, const pf_record *rec, const pf_decoded *d, pkt_ctx *p)
+static void route(pf_sim *s, const pf_record *rec, pf_decoded *d, pkt_ctx *p)
 {
     const pf_config *cfg = &s->cfg;
     int sc = addr_class(cfg, d->l3, d->src), dc = addr_class(cfg, d->l3, d->dst);
@@ -1082,7 +1082,7 @@ static void route(pf_sim *s, const pf_record *rec, const pf_decoded *d, pkt_ctx 
     p->path = PF_PATH_SLOW; /* forwarded; refined below */
 }
 
-int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t *path_out,
+int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out)
 {
     int64_t now = clock_advance(s, rec->ts_ns);
@@ -1104,12 +1104,12 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t 
         int pre = 0;
         if (s->cfg.mode != PF_MODE_NONE) {
             pre = fastpath_precheck(s, d, p.in_if);
-            pf_ct_key key;
             int dir_is_a = 0;
             uint32_t ct = PF_CT_NONE;
             if (is_tcp_udp(d) && (d->flags & PF_PKT_HAS_L4)) {
-                pf_ct_key_from_packet(d, &key, &dir_is_a);
-                ct = pf_ct_lookup(&s->ct, &key, now);
+                uint32_t hash;
+                const pf_ct_key *key = pf_ct_packet_key(d, &hash, &dir_is_a);
+                ct = pf_ct_lookup_h(&s->ct, key, hash, now);
             }
             pf_flow *f = ct != PF_CT_NONE ? pf_ft_lookup(&s->ft, ct) : NULL;
             if (f) {

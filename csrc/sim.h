@@ -53,7 +53,7 @@ struct pf_sim {
 
 /* Feeds one record (decoded) to the simulator. Returns PF_OK or PF_E_NOMEM (decisions). The
  * chosen path and reason are returned for the annotated output. */
-int pf_sim_packet(pf_sim *s, const pf_record *rec, const pf_decoded *d, uint8_t *path_out,
+int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out);
 
 /* Formats the flow tuple of the last packet given to pf_sim_packet ("tcp 192.168.1.10:51514>
