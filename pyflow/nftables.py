@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import ConfigError
+from .uci import read_text
 
 __all__ = ["RulesetError", "NftOffload", "parse_ruleset", "load_ruleset", "default_interface"]
 
@@ -871,10 +872,5 @@ def _fill_flowtable(result: NftOffload, table: Table, ft: Flowtable) -> None:
 
 def load_ruleset(path: Union[str, os.PathLike]) -> NftOffload:
     """parse_ruleset on a file (`nft list ruleset > ruleset.nft` on the router)."""
-    spath = os.fspath(path)
-    try:
-        with open(spath, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{spath}: cannot read the ruleset: {exc}") from None
+    spath, text = read_text(path)
     return parse_ruleset(text, source=spath)

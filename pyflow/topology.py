@@ -964,16 +964,7 @@ class _TomlImport:
 
     def run(self) -> Topology:
         tl = _tomllib()
-        try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            raise ConfigError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_line = raw[:exc.start].count(b"\n") + 1
-            raise ConfigError(f"{self.path}:{bad_line}: not UTF-8 text") from None
+        _, text = uci.read_text(self.path)
         self.lines = _TomlLines(text)
         try:
             data = tl.loads(text)

@@ -324,8 +324,9 @@ def parse(text: str, file: str = "<uci>", package: Optional[str] = None) -> UciP
     return pkg
 
 
-def load(path: Union[str, os.PathLike]) -> UciPackage:
-    """Reads and parses one file (ConfigError if it cannot be read or parsed)."""
+def read_text(path: Union[str, os.PathLike]) -> Tuple[str, str]:
+    """(path as text, file contents) of a UTF-8 text file; ConfigError naming the file and, for
+    bad bytes, the line. Shared by the UCI, TOML topology and nft ruleset readers."""
     spath = os.fspath(path)
     try:
         with open(spath, "rb") as fh:
@@ -337,6 +338,12 @@ def load(path: Union[str, os.PathLike]) -> UciPackage:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise UciSyntaxError(spath, line, "not UTF-8 text") from None
+    return spath, text
+
+
+def load(path: Union[str, os.PathLike]) -> UciPackage:
+    """Reads and parses one file (ConfigError if it cannot be read or parsed)."""
+    spath, text = read_text(path)
     if "\0" in text:
         raise UciSyntaxError(spath, text[:text.index("\0")].count("\n") + 1, "NUL byte: not a text file")
     return parse(text, spath, os.path.basename(spath))
