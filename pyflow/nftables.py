@@ -872,5 +872,5 @@ def _fill_flowtable(result: NftOffload, table: Table, ft: Flowtable) -> None:
 
 def load_ruleset(path: Union[str, os.PathLike]) -> NftOffload:
     """parse_ruleset on a file (`nft list ruleset > ruleset.nft` on the router)."""
-    spath, text = read_text(path)
+    spath, text = read_text(path, " the ruleset")
     return parse_ruleset(text, source=spath)

@@ -324,7 +324,7 @@ def parse(text: str, file: str = "<uci>", package: Optional[str] = None) -> UciP
     return pkg
 
 
-def read_text(path: Union[str, os.PathLike]) -> Tuple[str, str]:
+def read_text(path: Union[str, os.PathLike], what: str = "") -> Tuple[str, str]:
     """(path as text, file contents) of a UTF-8 text file; ConfigError naming the file and, for
     bad bytes, the line. Shared by the UCI, TOML topology and nft ruleset readers."""
     spath = os.fspath(path)
@@ -332,7 +332,7 @@ def read_text(path: Union[str, os.PathLike]) -> Tuple[str, str]:
         with open(spath, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise ConfigError(f"{spath}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(f"{spath}: cannot read{what}: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
