@@ -521,6 +521,15 @@ static int unbound_reason(const ppe_dir *d)
     return (d->flags & D_AGED) ? PF_R_HW_AGED : PF_R_HW_BIND_PENDING;
 }
 
+void pf_ppe_prefetch(const pf_ppe *p, uint32_t flow)
+{
+    if (flow < p->nflows) {
+        const ppe_dir *d = &p->dirs[flow * 2];
+        __builtin_prefetch(d, 1);
+        __builtin_prefetch((const char *)(d + 2) - 1, 1); /* the pair may straddle two lines */
+    }
+}
+
 int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, uint8_t tcp_flags,
                   int *reason)
 {

@@ -1082,9 +1082,32 @@ static void route(pf_sim *s, const pf_record *rec, pf_decoded *d, pkt_ctx *p)
     p->path = PF_PATH_SLOW; /* forwarded; refined below */
 }
 
+/* The connection a TCP/UDP packet will look up is fetched into the cache first: its hash
+ * bucket, then the entry the bucket points to (usually the packet's own), its flow and PPE
+ * state. Only hints: the loads overlap with the clock, routing and fast-path checks instead of
+ * stalling the lookup (the tables outgrow the L2 cache while the trace streams through it). */
+static inline void prefetch_conn(pf_sim *s, pf_decoded *d)
+{
+    uint32_t hash;
+    int dir_is_a;
+    pf_ct_packet_key(d, &hash, &dir_is_a);
+    uint32_t l = s->ct.buckets[hash & (s->ct.nbuckets - 1)];
+    if (!l)
+        return;
+    const char *c = (const char *)&s->ct.conns[l - 1];
+    __builtin_prefetch(c);
+    __builtin_prefetch(c + 64);
+    __builtin_prefetch(c + sizeof(pf_conn) - 1);
+    __builtin_prefetch(&s->ft.flows[l - 1]);
+    if (s->ppe)
+        pf_ppe_prefetch(s->ppe, l - 1);
+}
+
 int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out)
 {
+    if (d->status == PF_DEC_OK && !rec->bad_record && is_tcp_udp(d) && (d->flags & PF_PKT_HAS_L4))
+        prefetch_conn(s, d);
     int64_t now = clock_advance(s, rec->ts_ns);
     pkt_ctx p = {.in_if = -1, .out_if = -1, .ct = PF_CT_NONE, .dir = 0};
 
