@@ -10,56 +10,87 @@
 
 /* ---- keys and hashing ------------------------------------------------------------------ */
 
-static inline uint64_t load64_be(const uint8_t *p)
+static inline uint64_t load64(const uint8_t *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t be64(uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     return __builtin_bswap64(v);
+#else
+    return v;
+#endif
 }
 
-/* Orders the two endpoints (address, then port) so both directions share one key. */
-static inline int endpoint_le(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
+/* The key as five 64-bit words: both addresses, then ports, l3, proto and the zero pad in the
+ * struct's memory layout. The key is built and hashed in registers and stored with 8-byte
+ * stores: later 8-byte loads of it (hash, compare) are then forwarded from single stores. */
+typedef struct key_words {
+    uint64_t w0, w1, w2, w3, w4;
+} key_words;
+
+static inline uint64_t key_tail(uint16_t port_a, uint16_t port_b, uint8_t l3, uint8_t proto)
 {
-    uint64_t a0 = load64_be(a), b0 = load64_be(b);
-    if (a0 != b0)
-        return a0 < b0;
-    uint64_t a1 = load64_be(a + 8), b1 = load64_be(b + 8);
-    if (a1 != b1)
-        return a1 < b1;
-    return pa <= pb;
+    /* port_a, port_b, l3, proto, pad[2] at offsets 32..39 of pf_ct_key */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (uint64_t)port_a | (uint64_t)port_b << 16 | (uint64_t)l3 << 32 | (uint64_t)proto << 40;
+#else
+    return (uint64_t)port_a << 48 | (uint64_t)port_b << 32 | (uint64_t)l3 << 24 | (uint64_t)proto << 16;
+#endif
 }
 
+/* Orders the two endpoints (address, then port) so both directions share one key. Branch-free:
+ * which endpoint comes first is the packet's direction, which a branch would mispredict about
+ * half the time. */
 static inline void key_build(pf_ct_key *key, uint8_t l3, uint8_t proto, const uint8_t *src,
-                             uint16_t sport, const uint8_t *dst, uint16_t dport, int *dir_is_a)
+                             uint16_t sport, const uint8_t *dst, uint16_t dport, int *dir_is_a,
+                             key_words *kw)
 {
-    key->pad[0] = key->pad[1] = 0;
-    key->l3 = l3;
-    key->proto = proto;
-    if (endpoint_le(src, sport, dst, dport)) {
-        memcpy(key->addr_a, src, 16);
-        memcpy(key->addr_b, dst, 16);
-        key->port_a = sport;
-        key->port_b = dport;
-        *dir_is_a = 1;
-    } else {
-        memcpy(key->addr_a, dst, 16);
-        memcpy(key->addr_b, src, 16);
-        key->port_a = dport;
-        key->port_b = sport;
-        *dir_is_a = 0;
-    }
+    const uint64_t s0 = load64(src), s1 = load64(src + 8), d0 = load64(dst), d1 = load64(dst + 8);
+    const uint64_t bs0 = be64(s0), bd0 = be64(d0), bs1 = be64(s1), bd1 = be64(d1);
+    /* src <= dst by (address, port), compared as big-endian numbers */
+    const int le = (bs0 < bd0) | ((bs0 == bd0) & ((bs1 < bd1) | ((bs1 == bd1) & (sport <= dport))));
+    const uint64_t m = (uint64_t)0 - (uint64_t)le; /* all ones when src is endpoint a */
+    const uint16_t pm = (uint16_t)m;
+    const uint16_t port_a = (uint16_t)((sport & pm) | (dport & ~pm));
+    const uint16_t port_b = (uint16_t)((dport & pm) | (sport & ~pm));
+    const uint64_t w0 = (s0 & m) | (d0 & ~m), w1 = (s1 & m) | (d1 & ~m);
+    const uint64_t w2 = (d0 & m) | (s0 & ~m), w3 = (d1 & m) | (s1 & ~m);
+    const uint64_t w4 = key_tail(port_a, port_b, l3, proto);
+    uint8_t *k = (uint8_t *)key;
+    memcpy(k, &w0, 8);
+    memcpy(k + 8, &w1, 8);
+    memcpy(k + 16, &w2, 8);
+    memcpy(k + 24, &w3, 8);
+    memcpy(k + 32, &w4, 8);
+    kw->w0 = w0;
+    kw->w1 = w1;
+    kw->w2 = w2;
+    kw->w3 = w3;
+    kw->w4 = w4;
+    *dir_is_a = le;
 }
 
 /* The ICMP tuple (nf_conntrack_proto_icmp.c:icmp_pkt_to_tuple) is (type, code, id); a request
  * and its reply share the id, so the key keeps the id on both sides. */
 static int is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
 
-void pf_ct_key_from_packet(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
+static inline void key_from_packet(const pf_decoded *d, pf_ct_key *key, int *dir_is_a, key_words *kw)
 {
     uint16_t sp = d->sport, dp = d->dport;
     if (is_icmp(d->l4proto))
         dp = sp;
-    key_build(key, d->l3, d->l4proto, d->src, sp, d->dst, dp, dir_is_a);
+    key_build(key, d->l3, d->l4proto, d->src, sp, d->dst, dp, dir_is_a, kw);
+}
+
+void pf_ct_key_from_packet(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
+{
+    key_words kw;
+    key_from_packet(d, key, dir_is_a, &kw);
 }
 
 /* An ICMP error quotes a packet that went the other way: the quoted src is the far end's
@@ -72,21 +103,20 @@ void pf_ct_key_from_inner(const pf_decoded *d, pf_ct_key *key, int *dir_is_a)
     if (is_icmp(d->inner_l4proto))
         dp = sp;
     int quoted_is_a;
-    key_build(key, d->l3, d->inner_l4proto, d->inner_src, sp, d->inner_dst, dp, &quoted_is_a);
+    key_words kw;
+    key_build(key, d->l3, d->inner_l4proto, d->inner_src, sp, d->inner_dst, dp, &quoted_is_a, &kw);
     *dir_is_a = !quoted_is_a;
 }
 
 /* A multiply-xor hash over the 40-byte key (the kernel uses siphash with a random seed: bucket
  * placement is not observable, only its quality matters). */
-static uint32_t key_hash(const pf_ct_key *k)
+static inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4)
 {
-    uint64_t w[5];
-    memcpy(w, k, sizeof w); /* both addresses, both ports, l3, proto, pad */
-    uint64_t a = (w[0] ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-    uint64_t b = (w[1] ^ 0x94d049bb133111ebULL) * 0x9e3779b97f4a7c15ULL;
-    uint64_t c2 = (w[2] ^ 0xbf58476d1ce4e5b9ULL) * 0x94d049bb133111ebULL;
-    uint64_t d = (w[3] ^ 0x2545f4914f6cdd1dULL) * 0xbf58476d1ce4e5b9ULL;
-    uint64_t e = (w[4] ^ 0x9e3779b97f4a7c15ULL) * 0x94d049bb133111ebULL;
+    uint64_t a = (w0 ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+    uint64_t b = (w1 ^ 0x94d049bb133111ebULL) * 0x9e3779b97f4a7c15ULL;
+    uint64_t c2 = (w2 ^ 0xbf58476d1ce4e5b9ULL) * 0x94d049bb133111ebULL;
+    uint64_t d = (w3 ^ 0x2545f4914f6cdd1dULL) * 0xbf58476d1ce4e5b9ULL;
+    uint64_t e = (w4 ^ 0x9e3779b97f4a7c15ULL) * 0x94d049bb133111ebULL;
     uint64_t h = a ^ (b >> 7 | b << 57) ^ (c2 >> 17 | c2 << 47) ^ (d >> 29 | d << 35) ^ (e >> 41 | e << 23);
     h ^= h >> 32;
     h *= 0xd6e8feb86659fd93ULL;
@@ -94,12 +124,17 @@ static uint32_t key_hash(const pf_ct_key *k)
     return (uint32_t)h;
 }
 
+static uint32_t key_hash(const pf_ct_key *k)
+{
+    const uint8_t *p = (const uint8_t *)k; /* both addresses, both ports, l3, proto, pad */
+    return hash_words(load64(p), load64(p + 8), load64(p + 16), load64(p + 24), load64(p + 32));
+}
+
 static inline int key_eq(const pf_ct_key *a, const pf_ct_key *b)
 {
-    uint64_t x[5], y[5];
-    memcpy(x, a, sizeof x);
-    memcpy(y, b, sizeof y);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b; /* 8-byte loads, no copies */
+    return ((load64(x) ^ load64(y)) | (load64(x + 8) ^ load64(y + 8)) | (load64(x + 16) ^ load64(y + 16)) |
+            (load64(x + 24) ^ load64(y + 24)) | (load64(x + 32) ^ load64(y + 32))) == 0;
 }
 
 /* ---- table ------------------------------------------------------------------------------ */
@@ -196,8 +231,9 @@ uint32_t pf_ct_lookup(pf_ct_table *t, const pf_ct_key *key, int64_t now)
 void pf_ct_key_fill(pf_decoded *d)
 {
     int a;
-    pf_ct_key_from_packet(d, &d->ct_key, &a);
-    d->ct_hash = key_hash(&d->ct_key);
+    key_words kw;
+    key_from_packet(d, &d->ct_key, &a, &kw);
+    d->ct_hash = hash_words(kw.w0, kw.w1, kw.w2, kw.w3, kw.w4); /* from registers, not from the key just stored */
     d->ct_dir_is_a = (uint8_t)a;
     d->ct_key_ok = 1;
 }
