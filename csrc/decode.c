@@ -716,6 +716,7 @@ int pf_decode(const pf_record *rec, pf_decoded *out)
     /* the conntrack key cache at the end of the struct needs only its flag cleared */
     zero_fields(out);
     out->ct_key_ok = 0;
+    out->route_by = NULL;
     out->sll_ifindex = -1;
     switch (rec->linktype) {
     case PF_LINKTYPE_ETHERNET:

@@ -42,8 +42,7 @@ int pf_ppe_commit(pf_ppe *p, uint32_t flow, const pf_ppe_dir_info info[2], int64
 int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, uint8_t tcp_flags,
                   int *reason);
 
-/* Cache hint, no state change: the two directions of flow slot `flow` (pf_sim_packet asks for
- * them before it routes the packet, so that the loads overlap with that work). */
+/* Cache hint, no state change: the two directions of flow slot `flow` (pf_sim_prefetch). */
 void pf_ppe_prefetch(const pf_ppe *p, uint32_t flow);
 
 /* Flow teardown/deletion: mtk_flow_offload_destroy -> mtk_foe_entry_clear. */

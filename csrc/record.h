@@ -126,6 +126,12 @@ typedef struct pf_decoded {
     uint32_t ct_hash;
     uint8_t ct_key_ok;
     uint8_t ct_dir_is_a;
+    /* the routing result (interfaces, or why the packet is not forwarded), computed by the first
+     * simulator that needs it and reused by the others of a run that have the same topology;
+     * route_by names that topology (NULL: not computed for this packet) */
+    const void *route_by;
+    int8_t route_in_if, route_out_if;
+    uint8_t route_path, route_reason;
 } pf_decoded;
 
 #endif

@@ -113,6 +113,7 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
     int rc = PF_OK;
     info->file_size = pf_reader_size(r);
     info->is_pcapng = pf_reader_is_pcapng(r);
+    pf_sim_share_routes(sims, nsims);
     for (;;) {
         int n = pf_reader_next(r, &rec, err);
         if (n < 0) {
@@ -129,6 +130,8 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
             info->truncated_records++;
         if (!rec.bad_record) {
             pf_decode(&rec, &dec);
+            for (uint32_t i = 0; i < nsims; i++)
+                pf_sim_prefetch(sims[i], &dec);
         } else {
             memset(&dec, 0, sizeof dec);
         }

@@ -341,10 +341,10 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
     if (rc)
         return rc;
     pf_sim *s = calloc(1, sizeof *s);
-    if (s)
-        s->last_ct = PF_CT_NONE;
     if (!s)
         return PF_E_NOMEM;
+    s->last_ct = PF_CT_NONE;
+    s->route_canon = s;
     s->cfg = *cfg;
     s->cfg.log_path = NULL;
     for (int w = 0; w < 2; w++) {
@@ -1082,12 +1082,40 @@ static void route(pf_sim *s, const pf_record *rec, pf_decoded *d, pkt_ctx *p)
     p->path = PF_PATH_SLOW; /* forwarded; refined below */
 }
 
-/* The connection a TCP/UDP packet will look up is fetched into the cache first: its hash
- * bucket, then the entry the bucket points to (usually the packet's own), its flow and PPE
- * state. Only hints: the loads overlap with the clock, routing and fast-path checks instead of
- * stalling the lookup (the tables outgrow the L2 cache while the trace streams through it). */
-static inline void prefetch_conn(pf_sim *s, pf_decoded *d)
+/* Everything route() and map_iface() read. */
+static int same_topology(const pf_config *a, const pf_config *b)
 {
+    if (a->default_lan_iface != b->default_lan_iface || a->default_wan_iface != b->default_wan_iface ||
+        a->n_map_rules != b->n_map_rules || a->n_lan_prefixes != b->n_lan_prefixes)
+        return 0;
+    for (int i = 0; i < 16; i++)
+        if (a->ifaces[i].role != b->ifaces[i].role)
+            return 0;
+    uint32_t nr = a->n_map_rules < 64 ? a->n_map_rules : 64;
+    if (memcmp(a->map_rules, b->map_rules, nr * sizeof a->map_rules[0]) != 0)
+        return 0;
+    uint32_t np = a->n_lan_prefixes < 16 ? a->n_lan_prefixes : 16;
+    return memcmp(a->lan_prefix_addr, b->lan_prefix_addr, np * sizeof a->lan_prefix_addr[0]) == 0 &&
+           memcmp(a->lan_prefix_len, b->lan_prefix_len, np) == 0 &&
+           memcmp(a->lan_prefix_l3, b->lan_prefix_l3, np) == 0;
+}
+
+void pf_sim_share_routes(pf_sim *const *sims, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        sims[i]->route_canon = sims[i];
+        for (uint32_t j = 0; j < i; j++)
+            if (sims[j]->route_canon == sims[j] && same_topology(&sims[j]->cfg, &sims[i]->cfg)) {
+                sims[i]->route_canon = sims[j];
+                break;
+            }
+    }
+}
+
+void pf_sim_prefetch(pf_sim *s, pf_decoded *d)
+{
+    if (d->status != PF_DEC_OK || !is_tcp_udp(d) || !(d->flags & PF_PKT_HAS_L4))
+        return;
     uint32_t hash;
     int dir_is_a;
     pf_ct_packet_key(d, &hash, &dir_is_a);
@@ -1106,8 +1134,6 @@ static inline void prefetch_conn(pf_sim *s, pf_decoded *d)
 int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out)
 {
-    if (d->status == PF_DEC_OK && !rec->bad_record && is_tcp_udp(d) && (d->flags & PF_PKT_HAS_L4))
-        prefetch_conn(s, d);
     int64_t now = clock_advance(s, rec->ts_ns);
     pkt_ctx p = {.in_if = -1, .out_if = -1, .ct = PF_CT_NONE, .dir = 0};
 
@@ -1119,8 +1145,18 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_
                                             PF_R_UNSUPPORTED_LINKTYPE};
         p.path = d->status == PF_DEC_NOT_IP ? PF_PATH_NOT_FORWARDED : PF_PATH_UNPARSED;
         p.reason = d->status < 5 ? st_reason[d->status] : PF_R_BAD_HEADER;
+    } else if (d->route_by == s->route_canon) {
+        p.in_if = d->route_in_if; /* routed by a simulator with the same topology */
+        p.out_if = d->route_out_if;
+        p.path = d->route_path;
+        p.reason = d->route_reason;
     } else {
         route(s, rec, d, &p);
+        d->route_by = s->route_canon;
+        d->route_in_if = (int8_t)p.in_if;
+        d->route_out_if = (int8_t)p.out_if;
+        d->route_path = p.path;
+        d->route_reason = p.reason;
     }
 
     if (p.path == PF_PATH_SLOW) {

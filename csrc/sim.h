@@ -49,12 +49,28 @@ struct pf_sim {
     uint32_t last_ct;          /* conntrack entry of the last packet, PF_CT_NONE (annotations) */
     int last_dir;              /* its direction (PF_DIR_*) */
     int64_t next_tick_ns;     /* time of the next GC tick */
+    /* the first simulator of the current run with the same topology (itself when none): its
+     * routing results, kept in the decoded packet, are this one's too (pf_sim_share_routes) */
+    const pf_sim *route_canon;
 };
+
+/* Called by the run driver before a run: each simulator reuses the routing result of the first
+ * one in `sims` whose topology (interfaces' sides, default interfaces, mapping rules, LAN
+ * prefixes) is identical, so a what-if grid routes each packet once per distinct topology. */
+void pf_sim_share_routes(pf_sim *const *sims, uint32_t n);
 
 /* Feeds one record (decoded) to the simulator. Returns PF_OK or PF_E_NOMEM (decisions). The
  * chosen path and reason are returned for the annotated output. */
 int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out);
+
+/* A cache hint, no state change: fetches the connection a TCP/UDP packet will look up (its
+ * hash bucket, then the entry the bucket points to, usually the packet's own, with its flow and
+ * PPE state). The run driver calls it for every simulator before it feeds the packet to the
+ * first one, so the loads of all the simulators' tables overlap with each other and with the
+ * clock, routing and fast-path checks instead of stalling each lookup in turn (the tables
+ * outgrow the L2 cache while the trace streams through it; in a what-if grid there are N). */
+void pf_sim_prefetch(pf_sim *s, pf_decoded *d);
 
 /* Formats the flow tuple of the last packet given to pf_sim_packet ("tcp 192.168.1.10:51514>
  * 93.184.216.34:443", original direction) into buf; "" (returns 0) when it had no conntrack

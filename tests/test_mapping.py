@@ -138,3 +138,32 @@ def test_bad_mapping_rule_is_a_config_error(tmp_path, rule):
     import pyflow
     with pytest.raises(pyflow.ConfigError):
         pyflow.replay(tmp_path / "x.pcap", interfaces=IFACES, map_rules=[rule])
+
+
+def test_a_run_routes_each_configuration_by_its_own_topology(tmp_path):
+    """One pass shares a packet's routing result only between configurations with the same
+    topology (csrc/sim.c pf_sim_share_routes): a grid that mixes topologies, with a repeat of
+    each, gives every configuration the decisions of its own replay."""
+    import pyflow
+
+    t = two_clients(iface_of={C5: 1, C2: 2}, vlan_of={C5: 5, C2: 6})
+    path = tmp_path / "t.pcap"
+    t.write_pcap(path)
+    base = dict(mode="hw", soc="mt7986", interfaces=IFACES, keep_decisions=True)
+    by_vlan = [{"kind": "vlan", "value": 5, "iface": "wlan5g"}, {"kind": "vlan", "value": 6, "iface": "wlan2g"}]
+    swapped = [{"kind": "vlan", "value": 5, "iface": "wlan2g"}, {"kind": "vlan", "value": 6, "iface": "wlan5g"}]
+    configs = [pyflow.Options(**base),
+               pyflow.Options(**base, map_rules=by_vlan),
+               pyflow.Options(**base, map_rules=swapped),
+               pyflow.Options(**base, lan_prefixes=[f"{WAN}/32"]),  # the server is LAN too: same_side
+               pyflow.Options(**base, map_rules=by_vlan),
+               pyflow.Options(**base)]
+    many = pyflow.run_many(path, configs)
+    singles = [pyflow.replay(path, **c.__dict__) for c in configs]
+    for res, single in zip(many, singles):
+        assert res.decisions == single.decisions
+        assert res.stats == single.stats
+    # the topologies really differ: the 5 GHz client binds only where its VLAN maps to wlan5g
+    assert hfo_of(many[1], t, 50) == 69 and hfo_of(many[2], t, 50) == 0
+    assert hfo_of(many[2], t, 60) == 69
+    assert many[3].reasons.get("same_side") == len(t.records)
