@@ -148,7 +148,14 @@ int pf_ct_init(pf_ct_table *t, const pf_config *cfg)
     while (nb < t->max && nb < (1u << 30))
         nb <<= 1;
     t->nbuckets = nb;
-    t->conns = calloc(t->max, sizeof(pf_conn));
+    _Static_assert(sizeof(pf_conn) == 128, "pf_conn is two cache lines");
+    /* calloc (untouched pages stay unmapped until used) with one spare entry to align to 64 */
+    t->conns_mem = calloc((size_t)t->max + 1, sizeof(pf_conn));
+    t->conns = t->conns_mem ? (pf_conn *)(((uintptr_t)t->conns_mem + 63) & ~(uintptr_t)63) : NULL;
+    if (cfg->rule.ct_count && !(t->acct = calloc(t->max, sizeof(pf_ct_acct)))) {
+        pf_ct_free(t);
+        return PF_E_NOMEM;
+    }
     t->buckets = calloc(nb, sizeof(uint32_t)); /* links are index + 1: calloc'ed zero = empty */
     if (!t->conns || !t->buckets || pf_wheel_init(&t->wheel, t->max) != 0) {
         pf_ct_free(t);
@@ -164,7 +171,10 @@ int pf_ct_init(pf_ct_table *t, const pf_config *cfg)
 
 void pf_ct_free(pf_ct_table *t)
 {
-    free(t->conns);
+    free(t->conns_mem);
+    free(t->acct);
+    t->conns_mem = NULL;
+    t->acct = NULL;
     free(t->buckets);
     pf_wheel_free(&t->wheel);
     t->conns = NULL;
@@ -309,6 +319,8 @@ static uint32_t ct_alloc(pf_ct_table *t, const pf_ct_key *key, int dir_is_a, int
     }
     pf_conn *c = &t->conns[idx];
     memset(c, 0, sizeof *c);
+    if (t->acct)
+        memset(&t->acct[idx], 0, sizeof t->acct[idx]);
     c->key = *key;
     c->in_use = 1;
     c->orig_is_a = (uint8_t)dir_is_a;
@@ -757,8 +769,10 @@ int pf_ct_in(pf_ct_table *t, pf_decoded *d, int64_t now, int may_create, uint32_
         }
         /* __nf_ct_refresh_acct -> nf_ct_acct_update: counted before the forward chain, so a
          * `ct original packets` match sees the current packet */
-        c->acct_packets[dir]++;
-        c->acct_bytes[dir] += d->ip_len;
+        if (t->acct) {
+            t->acct[idx].packets[dir]++;
+            t->acct[idx].bytes[dir] += d->ip_len;
+        }
         /* nf_conntrack_in: IPS_SEEN_REPLY is set after the L4 handler for a reply packet. */
         if (dir == PF_DIR_REPLY)
             c->status |= PF_IPS_SEEN_REPLY;

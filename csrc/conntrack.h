@@ -61,13 +61,21 @@ typedef struct pf_conn {
     uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
     uint32_t tcp_last_end;      /* last_end of the last ACK-type segment (retransmission check) */
     pf_tcp_seen tcp_seen[2];    /* struct ip_ct_tcp_state per direction (window tracking) */
-    uint64_t acct_packets[2];   /* nf_conn_acct counters per direction (nf_conntrack_acct = 1) */
-    uint64_t acct_bytes[2];
-} pf_conn; /* 160 bytes: keep the small fields together, no padding */
+} pf_conn; /* 128 bytes, 64-byte aligned in the table: two cache lines, the key in the first */
+
+/* nf_conn_acct counters per direction (nf_conntrack_acct = 1). Only an offload rule with a
+ * `ct ... packets|bytes` condition reads them, so the table keeps them in a separate array that
+ * exists only for such a rule (pf_ct_table.acct, NULL otherwise). */
+typedef struct pf_ct_acct {
+    uint64_t packets[2];
+    uint64_t bytes[2];
+} pf_ct_acct;
 
 typedef struct pf_ct_table {
     const pf_config *cfg;
-    pf_conn *conns;
+    pf_conn *conns;          /* max entries, 64-byte aligned inside conns_mem */
+    void *conns_mem;
+    pf_ct_acct *acct;        /* per entry, only when cfg->rule.ct_count (else NULL) */
     uint32_t *buckets;       /* head index + 1 per bucket, 0 empty */
     uint32_t nbuckets;       /* power of two */
     uint32_t free_head;      /* free list threaded through hnext (index + 1, 0 empty) */

@@ -684,7 +684,8 @@ static int offload_rule_match(const pf_sim *s, pf_decoded *d, const pkt_ctx *p)
             return PF_R_RULE_NOT_MATCHED;
     }
     if (r->ct_count) {
-        const uint64_t *v = r->ct_count == 1 ? c->acct_packets : c->acct_bytes;
+        const pf_ct_acct *a = &s->ct.acct[p->ct]; /* allocated because r->ct_count is set */
+        const uint64_t *v = r->ct_count == 1 ? a->packets : a->bytes;
         uint64_t n = r->ct_count_dir == PF_CTDIR_BOTH ? v[0] + v[1] : v[r->ct_count_dir];
         if (!cmp_u64(n, r->ct_count_cmp, r->ct_count_value))
             return PF_R_RULE_PACKETS_BELOW;
@@ -1123,9 +1124,8 @@ void pf_sim_prefetch(pf_sim *s, pf_decoded *d)
     if (!l)
         return;
     const char *c = (const char *)&s->ct.conns[l - 1];
-    __builtin_prefetch(c);
+    __builtin_prefetch(c); /* both lines of the 64-byte aligned entry */
     __builtin_prefetch(c + 64);
-    __builtin_prefetch(c + sizeof(pf_conn) - 1);
     __builtin_prefetch(&s->ft.flows[l - 1]);
     if (s->ppe)
         pf_ppe_prefetch(s->ppe, l - 1);
@@ -1199,9 +1199,11 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_
                         /* forwarded by the software flowtable (nf_flow_offload_forward):
                          * flow_offload_refresh, then neigh_xmit / dev_queue_xmit */
                         pf_ft_refresh(&s->ft, ct, now);
-                        if (s->cfg.flowtable_counter) { /* NF_FLOWTABLE_COUNTER: nf_ct_acct_update */
-                            c->acct_packets[dir]++;
-                            c->acct_bytes[dir] += d->ip_len;
+                        if (s->cfg.flowtable_counter && s->ct.acct) {
+                            /* NF_FLOWTABLE_COUNTER: nf_ct_acct_update (kept only when a rule
+                             * reads the counters) */
+                            s->ct.acct[ct].packets[dir]++;
+                            s->ct.acct[ct].bytes[dir] += d->ip_len;
                         }
                         p.path = PF_PATH_SFO;
                         p.reason = (uint8_t)((s->ppe && (f->flags & PF_FLOW_HW))
