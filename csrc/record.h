@@ -115,6 +115,8 @@ typedef struct pf_decoded {
     uint32_t frag_id;        /* IPv4 identification / IPv6 fragment identification */
     uint32_t tcp_seq, tcp_ack;
     uint32_t tcp_sack_max;   /* highest SACK block right edge (PF_TCPOPT_SACK) */
+    uint8_t ft_pre_ok;       /* ft_pre is computed (sim.c packet_precheck, cached for a grid) */
+    uint8_t ft_pre;          /* why the flowtable cannot look this packet up, 0 when it can */
     uint8_t tcp_opts;        /* PF_TCPOPT_* seen in the captured TCP options */
     uint8_t tcp_wscale;      /* window scale option value (PF_TCPOPT_WSCALE) */
     uint8_t src_mac[6], dst_mac[6];

@@ -345,6 +345,13 @@ int pf_sim_create(const pf_config *cfg, pf_sim **out, pf_error_info *err)
         return PF_E_NOMEM;
     s->last_ct = PF_CT_NONE;
     s->route_canon = s;
+    for (uint32_t i = 0; i < 16; i++) {
+        if (cfg->ifaces[i].in_flowtable)
+            s->flowtable_ifaces |= 1u << i;
+        if (cfg->ifaces[i].shaped)
+            s->shaped_ifaces |= 1u << i;
+    }
+    s->has_dumps = cfg->dump_path[0] != NULL || cfg->dump_path[1] != NULL;
     s->cfg = *cfg;
     s->cfg.log_path = NULL;
     for (int w = 0; w < 2; w++) {
@@ -595,7 +602,7 @@ static int64_t clock_advance(pf_sim *s, int64_t ts)
         s->stats.ts_backwards++; /* clamped: the model's clock never runs backwards */
         ts = s->last_ts_ns;
     }
-    if (s->dump_path[0] || s->dump_path[1])
+    if (s->has_dumps)
         dumps_due(s, ts, 0);
     s->last_ts_ns = ts;
     s->stats.last_ts_ns = ts;
@@ -612,14 +619,13 @@ typedef struct pkt_ctx {
     uint8_t path, reason;
 } pkt_ctx;
 
-static int is_tcp_udp(pf_decoded *d) { return d->l4proto == 6 || d->l4proto == 17; }
+static int is_tcp_udp(const pf_decoded *d) { return d->l4proto == 6 || d->l4proto == 17; }
 
 /* nf_flow_offload_ip_hook / nf_flow_offload_ipv6_hook -> nf_flow_tuple_ip(v6): packets the
- * flowtable cannot even look up. 0 when the lookup can proceed. */
-static int fastpath_precheck(const pf_sim *s, pf_decoded *d, int in_if)
+ * flowtable cannot even look up. 0 when the lookup can proceed. The packet's own reasons depend
+ * on nothing else, so the first simulator computes them for the others of a grid. */
+static int packet_precheck(const pf_decoded *d)
 {
-    if (!s->cfg.ifaces[in_if].in_flowtable)
-        return PF_R_NOT_FLOWTABLE_DEVICE; /* the ingress hook is not on this device */
     if (d->flags & PF_PKT_IPV6_EXT)
         return PF_R_IPV6_EXT_HEADER;      /* nf_flow_tuple_ipv6: ip6h->nexthdr must be TCP/UDP */
     if (!is_tcp_udp(d))
@@ -635,6 +641,17 @@ static int fastpath_precheck(const pf_sim *s, pf_decoded *d, int in_if)
     if (d->n_vlan > 1 || (d->n_vlan && d->has_pppoe) || (d->flags & PF_PKT_VLAN_EXCESS))
         return PF_R_ENCAP_UNSUPPORTED; /* nf_flow_skb_encap_protocol: one tag or PPPoE */
     return 0;
+}
+
+static int fastpath_precheck(const pf_sim *s, pf_decoded *d, int in_if)
+{
+    if (!((s->flowtable_ifaces >> in_if) & 1u))
+        return PF_R_NOT_FLOWTABLE_DEVICE; /* the ingress hook is not on this device */
+    if (!d->ft_pre_ok) {
+        d->ft_pre = (uint8_t)packet_precheck(d);
+        d->ft_pre_ok = 1;
+    }
+    return d->ft_pre;
 }
 
 static int cmp_u64(uint64_t a, int cmp, uint64_t b)
@@ -895,7 +912,8 @@ static void account(pf_sim *s, const pf_record *rec, pkt_ctx *p)
     if (s->ft.live > st->flows_peak)
         st->flows_peak = s->ft.live;
     /* shapers sit on the egress qdisc: they see slow and SFO packets, not HFO ones */
-    if (p->path <= PF_PATH_HFO && p->out_if >= 0 && s->cfg.ifaces[p->out_if].shaped) {
+    if (s->shaped_ifaces && p->path <= PF_PATH_HFO && p->out_if >= 0 &&
+        ((s->shaped_ifaces >> p->out_if) & 1u)) {
         if (p->path == PF_PATH_HFO) {
             st->shaper_bypass_packets[p->out_if]++;
             st->shaper_bypass_bytes[p->out_if] += rec->wirelen;
@@ -1227,7 +1245,7 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_
         *path_out = p.path;
     if (reason_out)
         *reason_out = p.reason;
-    s->last_ct = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? p.ct : PF_CT_NONE;
+    s->last_ct = p.ct; /* pf_sim_last_tuple / _hw check that it is still in use */
     s->last_dir = p.dir;
     if (flow_id_out)
         *flow_id_out = (p.ct != PF_CT_NONE && s->ct.conns[p.ct].in_use) ? s->ct.conns[p.ct].id : 0;
@@ -1277,7 +1295,7 @@ int pf_sim_last_hw(const pf_sim *s, char *buf, size_t len)
 {
     if (len)
         buf[0] = '\0';
-    if (!s->ppe || s->last_ct == PF_CT_NONE)
+    if (!s->ppe || s->last_ct == PF_CT_NONE || !s->ct.conns[s->last_ct].in_use)
         return 0;
     return pf_ppe_describe(s->ppe, s->last_ct, s->last_dir, buf, len);
 }

@@ -52,6 +52,10 @@ struct pf_sim {
     /* the first simulator of the current run with the same topology (itself when none): its
      * routing results, kept in the decoded packet, are this one's too (pf_sim_share_routes) */
     const pf_sim *route_canon;
+    /* per-interface flags of cfg.ifaces as bit masks (bit i: interface i), for the per-packet path */
+    uint32_t flowtable_ifaces;  /* in_flowtable */
+    uint32_t shaped_ifaces;     /* shaped */
+    int has_dumps;              /* a table dump is requested */
 };
 
 /* Called by the run driver before a run: each simulator reuses the routing result of the first
