@@ -51,15 +51,13 @@ static inline void key_build(pf_ct_key *key, uint8_t l3, uint8_t proto, const ui
                              key_words *kw)
 {
     const uint64_t s0 = load64(src), s1 = load64(src + 8), d0 = load64(dst), d1 = load64(dst + 8);
-    const uint64_t bs0 = be64(s0), bd0 = be64(d0), bs1 = be64(s1), bd1 = be64(d1);
-    /* src <= dst by (address, port), compared as big-endian numbers */
-    const int le = (bs0 < bd0) | ((bs0 == bd0) & ((bs1 < bd1) | ((bs1 == bd1) & (sport <= dport))));
-    const uint64_t m = (uint64_t)0 - (uint64_t)le; /* all ones when src is endpoint a */
-    const uint16_t pm = (uint16_t)m;
-    const uint16_t port_a = (uint16_t)((sport & pm) | (dport & ~pm));
-    const uint16_t port_b = (uint16_t)((dport & pm) | (sport & ~pm));
-    const uint64_t w0 = (s0 & m) | (d0 & ~m), w1 = (s1 & m) | (d1 & ~m);
-    const uint64_t w2 = (d0 & m) | (s0 & ~m), w3 = (d1 & m) | (s1 & ~m);
+    /* src <= dst by (address, port), the addresses compared as 128-bit big-endian numbers */
+    const unsigned __int128 sa = (unsigned __int128)be64(s0) << 64 | be64(s1);
+    const unsigned __int128 da = (unsigned __int128)be64(d0) << 64 | be64(d1);
+    const int le = (sa < da) | ((sa == da) & (sport <= dport));
+    /* selects (cmov), not branches */
+    const uint64_t w0 = le ? s0 : d0, w1 = le ? s1 : d1, w2 = le ? d0 : s0, w3 = le ? d1 : s1;
+    const uint16_t port_a = le ? sport : dport, port_b = le ? dport : sport;
     const uint64_t w4 = key_tail(port_a, port_b, l3, proto);
     uint8_t *k = (uint8_t *)key;
     memcpy(k, &w0, 8);
