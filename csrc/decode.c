@@ -240,7 +240,7 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
         out->tcp_ack = be32(l4 + 8);
         out->tcp_flags = l4[13] & 0x3Fu; /* the PF_TCP_* bits; ECE/CWR are not needed */
         out->tcp_window = be16(l4 + 14);
-        out->l4_payload_len = plen > hl ? plen - hl : 0;
+        out->l4_payload_len = (plen - hl) & (0u - (uint32_t)(plen > hl)); /* no branch: data or not */
         out->flags |= PF_PKT_HAS_L4;
         if (hl > plen)
             out->flags |= PF_PKT_TCP_BAD_DOFF;
@@ -255,7 +255,7 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
         }
         out->sport = be16(l4);
         out->dport = be16(l4 + 2);
-        out->l4_payload_len = plen > 8 ? plen - 8 : 0;
+        out->l4_payload_len = (plen - 8) & (0u - (uint32_t)(plen > 8));
         out->flags |= PF_PKT_HAS_L4;
         return;
     case 1:

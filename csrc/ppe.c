@@ -544,7 +544,7 @@ int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, 
         *reason = d->refused ? d->refused : PF_R_HW_NO_PPE;
         return 0;
     }
-    int syn_fin_rst = !(d->flags & D_UDP) && (tcp_flags & (PF_TCP_SYN | PF_TCP_FIN | PF_TCP_RST));
+    int syn_fin_rst = !(d->flags & D_UDP) & ((tcp_flags & (PF_TCP_SYN | PF_TCP_FIN | PF_TCP_RST)) != 0);
     foe_entry *e = d->entry != PPE_NONE ? &p->foe[d->entry] : NULL;
     if (e && entry_bound(e)) {
         if (eligible) {

@@ -39,7 +39,7 @@ static const uint8_t v4_first_octet[256] = {
     [244] = ADDR_MARTIAN, [245] = ADDR_MARTIAN, [246] = ADDR_MARTIAN, [247] = ADDR_MARTIAN,
     [248] = ADDR_MARTIAN, [249] = ADDR_MARTIAN, [250] = ADDR_MARTIAN, [251] = ADDR_MARTIAN,
     [252] = ADDR_MARTIAN, [253] = ADDR_MARTIAN, [254] = ADDR_MARTIAN, [255] = ADDR_MARTIAN,
-    [10] = ADDR_LAN, [172] = 0xff, [192] = 0xff, [169] = 0xff,
+    [10] = ADDR_LAN, /* 172, 192 and 169 are ADDR_WAN here and refined below */
 };
 
 /* LAN = RFC 1918, IPv4 link-local, IPv6 ULA and the configured LAN prefixes; everything else
@@ -50,16 +50,14 @@ static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
         if (cfg->lan_prefix_l3[i] == l3 && prefix_match(a, cfg->lan_prefix_addr[i], cfg->lan_prefix_len[i]))
             return ADDR_LAN;
     if (l3 == 4) {
-        uint8_t c = v4_first_octet[a[0]];
-        if (c != 0xff) {
-            if (c == ADDR_MARTIAN && a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
-                return ADDR_MULTICAST; /* limited broadcast */
-            return c;               /* ADDR_WAN is 0 */
-        }
-        if ((a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-            (a[0] == 169 && a[1] == 254))
-            return ADDR_LAN;
-        return ADDR_WAN;
+        /* computed without branches: LAN or WAN is the packet's direction */
+        const unsigned lan = ((a[0] == 172) & ((a[1] & 0xf0) == 16)) | ((a[0] == 192) & (a[1] == 168)) |
+                             ((a[0] == 169) & (a[1] == 254));
+        const unsigned c = v4_first_octet[a[0]] | lan; /* ADDR_WAN is 0, ADDR_LAN 1 */
+        if (__builtin_expect(c == ADDR_MARTIAN, 0) && a[0] == 255 && a[1] == 255 && a[2] == 255 &&
+            a[3] == 255)
+            return ADDR_MULTICAST; /* limited broadcast */
+        return (int)c;
     }
     if (a[0] == 0xff)
         return ADDR_MULTICAST;
@@ -1086,11 +1084,13 @@ static void route(pf_sim *s, const pf_record *rec, pf_decoded *d, pkt_ctx *p)
         return;
     }
     int in_if = cfg->n_map_rules ? map_iface(cfg, rec, d, 1) : -1;
+    /* LAN or WAN by address: mask selects (the packet's direction would mispredict a branch) */
+    const int lan_if = cfg->default_lan_iface, wan_if = cfg->default_wan_iface;
     if (in_if < 0)
-        in_if = sc == ADDR_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+        in_if = wan_if ^ ((lan_if ^ wan_if) & -(int)(sc == ADDR_LAN));
     int out_if = cfg->n_map_rules ? map_iface(cfg, rec, d, 0) : -1;
     if (out_if < 0)
-        out_if = dc == ADDR_LAN ? cfg->default_lan_iface : cfg->default_wan_iface;
+        out_if = wan_if ^ ((lan_if ^ wan_if) & -(int)(dc == ADDR_LAN));
     if (cfg->ifaces[in_if].role == cfg->ifaces[out_if].role) {
         p->path = PF_PATH_NOT_FORWARDED;
         p->reason = PF_R_SAME_SIDE;
