@@ -1,5 +1,6 @@
 /* conntrack.c: see conntrack.h. Each rule cites the kernel function it models
  * (repository torvalds/linux). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,7 @@ int pf_ct_init(pf_ct_table *t, const pf_config *cfg)
         nb <<= 1;
     t->nbuckets = nb;
     _Static_assert(sizeof(pf_conn) == 128, "pf_conn is two cache lines");
+    _Static_assert(offsetof(pf_conn, created_ns) == 64, "the fast path's fields fill the first line");
     /* calloc (untouched pages stay unmapped until used) with one spare entry to align to 64 */
     t->conns_mem = calloc((size_t)t->max + 1, sizeof(pf_conn));
     t->conns = t->conns_mem ? (pf_conn *)(((uintptr_t)t->conns_mem + 63) & ~(uintptr_t)63) : NULL;

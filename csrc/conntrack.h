@@ -43,25 +43,27 @@ typedef struct pf_tcp_seen {
 } pf_tcp_seen;
 
 typedef struct pf_conn {
+    /* first cache line: everything a fast-path (SFO/HFO) packet reads */
     pf_ct_key key;
     uint32_t hnext;          /* next entry in the hash chain (or free list) + 1, 0 at the end */
-    uint32_t hbucket;
-    int64_t deadline_ns;     /* ct->timeout as an absolute time */
-    int64_t created_ns;
-    uint64_t id;             /* connection number, 1-based, in order of creation */
     uint8_t in_use;
     uint8_t status;          /* PF_IPS_* */
     uint8_t orig_is_a;       /* the original direction is endpoint a -> b */
-    uint8_t tcp_state;       /* enum pf_tcp_state */
-    uint8_t tcp_close_init[2]; /* IP_CT_TCP_FLAG_CLOSE_INIT per direction */
-    uint8_t tcp_last_dir, tcp_last_index;
     uint8_t paths_seen;      /* bit per pf_path: counted as a flow on that path */
+    int64_t deadline_ns;     /* ct->timeout as an absolute time */
+    uint32_t hbucket;
+    uint8_t tcp_state;       /* enum pf_tcp_state */
     uint8_t flow_expired;    /* its last flowtable entry ended by idle timeout */
     int8_t iface[2];         /* ingress interface seen per direction, -1 unknown */
+    /* second line: the slow path's */
+    int64_t created_ns;
+    uint64_t id;             /* connection number, 1-based, in order of creation */
+    uint8_t tcp_close_init[2]; /* IP_CT_TCP_FLAG_CLOSE_INIT per direction */
+    uint8_t tcp_last_dir, tcp_last_index;
     uint32_t tcp_maxack[2];     /* td_maxack: highest ACK sent by each direction */
     uint32_t tcp_last_end;      /* last_end of the last ACK-type segment (retransmission check) */
     pf_tcp_seen tcp_seen[2];    /* struct ip_ct_tcp_state per direction (window tracking) */
-} pf_conn; /* 128 bytes, 64-byte aligned in the table: two cache lines, the key in the first */
+} pf_conn; /* 128 bytes, 64-byte aligned in the table: two cache lines */
 
 /* nf_conn_acct counters per direction (nf_conntrack_acct = 1). Only an offload rule with a
  * `ct ... packets|bytes` condition reads them, so the table keeps them in a separate array that
