@@ -55,7 +55,7 @@ typedef struct foe_entry {
     uint32_t active_pos;/* position in pf_ppe.active, PPE_NONE when INVALID */
     uint8_t state;      /* FOE_* */
     uint8_t is_static;  /* MTK_FOE_IB1_STATIC */
-    uint8_t pad[2];
+    uint8_t pad[18];    /* 64 bytes: one cache line per entry in the aligned table */
 } foe_entry;
 
 typedef struct ppe_dir {
@@ -79,6 +79,7 @@ struct pf_ppe {
     uint32_t *active;         /* non-INVALID slots, unordered */
     uint32_t nactive;
     ppe_dir *dirs;            /* 2 per flow */
+    void *dirs_mem;
     const pf_ct_table *ct;    /* the conntrack table: flow i's tuple is conns[i].key (dump) */
     uint64_t bound, bound_peak, binds, age_outs, bound_sum, samples;
     pf_ppe_event_fn on_event; /* hw_bind / hw_age_out for the decision log */
@@ -240,7 +241,7 @@ void pf_ppe_destroy(pf_ppe *p)
     free(p->foe);
     free(p->foe_flow);
     free(p->active);
-    free(p->dirs);
+    free(p->dirs_mem);
     free(p);
 }
 
@@ -275,9 +276,12 @@ int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err)
     p->nbuckets = entries / ways;
     p->check_ns = (int64_t)cfg->ppe_check_interval_ms * NS_PER_MS;
     size_t nslots = (size_t)entries * p->nppe;
-    p->dirs = calloc((size_t)p->nflows * 2, sizeof *p->dirs); /* initialised on first commit */
+    /* initialised on first commit; 64-byte aligned so a flow's two directions share a line */
+    _Static_assert(sizeof(ppe_dir) == 32 && sizeof(foe_entry) == 64, "one line per flow / entry");
+    p->dirs_mem = calloc((size_t)p->nflows * 2 + 2, sizeof(ppe_dir));
+    p->dirs = p->dirs_mem ? (ppe_dir *)(((uintptr_t)p->dirs_mem + 63) & ~(uintptr_t)63) : NULL;
     if (nslots) {
-        p->foe = malloc(nslots * sizeof *p->foe);
+        p->foe = aligned_alloc(64, nslots * sizeof *p->foe);
         p->foe_flow = malloc((size_t)p->nbuckets * p->nppe * sizeof *p->foe_flow);
         p->active = malloc(nslots * sizeof *p->active);
     }
@@ -524,9 +528,7 @@ static int unbound_reason(const ppe_dir *d)
 void pf_ppe_prefetch(const pf_ppe *p, uint32_t flow)
 {
     if (flow < p->nflows) {
-        const ppe_dir *d = &p->dirs[flow * 2];
-        __builtin_prefetch(d, 1);
-        __builtin_prefetch((const char *)(d + 2) - 1, 1); /* the pair may straddle two lines */
+        __builtin_prefetch(&p->dirs[flow * 2], 1); /* both directions: one aligned line */
     }
 }
 
