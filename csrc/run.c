@@ -130,8 +130,13 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
             info->truncated_records++;
         if (!rec.bad_record) {
             pf_decode(&rec, &dec);
-            for (uint32_t i = 0; i < nsims; i++)
-                pf_sim_prefetch(sims[i], &dec);
+            if (dec.status == PF_DEC_OK && (dec.l4proto == 6 || dec.l4proto == 17) &&
+                (dec.flags & PF_PKT_HAS_L4)) {
+                /* every simulator looks a TCP/UDP packet up: key and hash once for all of them */
+                pf_ct_key_fill(&dec);
+                for (uint32_t i = 0; i < nsims; i++)
+                    pf_sim_prefetch(sims[i], &dec);
+            }
         } else {
             memset(&dec, 0, sizeof dec);
         }

@@ -28,32 +28,47 @@ static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned len)
 }
 
 /* IPv4 class by first octet: 0 and 127 martian, 224-239 multicast, 240-254 reserved (martian),
- * 255 broadcast or reserved; LAN candidates (10, 172, 192, 169) are refined below. */
-static const uint8_t v4_first_octet[256] = {
-    [0] = ADDR_MARTIAN, [127] = ADDR_MARTIAN,
-    [224] = ADDR_MULTICAST, [225] = ADDR_MULTICAST, [226] = ADDR_MULTICAST, [227] = ADDR_MULTICAST,
-    [228] = ADDR_MULTICAST, [229] = ADDR_MULTICAST, [230] = ADDR_MULTICAST, [231] = ADDR_MULTICAST,
-    [232] = ADDR_MULTICAST, [233] = ADDR_MULTICAST, [234] = ADDR_MULTICAST, [235] = ADDR_MULTICAST,
-    [236] = ADDR_MULTICAST, [237] = ADDR_MULTICAST, [238] = ADDR_MULTICAST, [239] = ADDR_MULTICAST,
-    [240] = ADDR_MARTIAN, [241] = ADDR_MARTIAN, [242] = ADDR_MARTIAN, [243] = ADDR_MARTIAN,
-    [244] = ADDR_MARTIAN, [245] = ADDR_MARTIAN, [246] = ADDR_MARTIAN, [247] = ADDR_MARTIAN,
-    [248] = ADDR_MARTIAN, [249] = ADDR_MARTIAN, [250] = ADDR_MARTIAN, [251] = ADDR_MARTIAN,
-    [252] = ADDR_MARTIAN, [253] = ADDR_MARTIAN, [254] = ADDR_MARTIAN, [255] = ADDR_MARTIAN,
-    [10] = ADDR_LAN, /* 172, 192 and 169 are ADDR_WAN here and refined below */
+ * 255 broadcast or reserved, 10 LAN, the rest WAN (0). The LAN ranges that need the second octet
+ * (172.16/12, 192.168/16, 169.254/16) are a mask and value on it: LAN when
+ * (a[1] & lan_mask) + 1 == lan_value_plus1 (0 never matches). One table and no branch: LAN or
+ * WAN is the packet's direction, which a branch would mispredict. */
+typedef struct v4_class {
+    uint8_t cls, lan_mask;
+    uint16_t lan_value_plus1;
+} v4_class;
+
+#define V4_MC {ADDR_MULTICAST, 0, 0}
+#define V4_MARTIAN {ADDR_MARTIAN, 0, 0}
+static const v4_class v4_first_octet[256] = {
+    [0] = V4_MARTIAN, [127] = V4_MARTIAN, [10] = {ADDR_LAN, 0, 0},
+    [172] = {ADDR_WAN, 0xf0, 16 + 1}, [192] = {ADDR_WAN, 0xff, 168 + 1}, [169] = {ADDR_WAN, 0xff, 254 + 1},
+    [224] = V4_MC, [225] = V4_MC, [226] = V4_MC, [227] = V4_MC,
+    [228] = V4_MC, [229] = V4_MC, [230] = V4_MC, [231] = V4_MC,
+    [232] = V4_MC, [233] = V4_MC, [234] = V4_MC, [235] = V4_MC,
+    [236] = V4_MC, [237] = V4_MC, [238] = V4_MC, [239] = V4_MC,
+    [240] = V4_MARTIAN, [241] = V4_MARTIAN, [242] = V4_MARTIAN, [243] = V4_MARTIAN,
+    [244] = V4_MARTIAN, [245] = V4_MARTIAN, [246] = V4_MARTIAN, [247] = V4_MARTIAN,
+    [248] = V4_MARTIAN, [249] = V4_MARTIAN, [250] = V4_MARTIAN, [251] = V4_MARTIAN,
+    [252] = V4_MARTIAN, [253] = V4_MARTIAN, [254] = V4_MARTIAN, [255] = V4_MARTIAN,
 };
 
 /* LAN = RFC 1918, IPv4 link-local, IPv6 ULA and the configured LAN prefixes; everything else
  * unicast is WAN. */
-static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
+static int in_lan_prefixes(const pf_config *cfg, uint8_t l3, const uint8_t *a)
 {
     for (uint32_t i = 0; i < cfg->n_lan_prefixes && i < 16; i++)
         if (cfg->lan_prefix_l3[i] == l3 && prefix_match(a, cfg->lan_prefix_addr[i], cfg->lan_prefix_len[i]))
-            return ADDR_LAN;
+            return 1;
+    return 0;
+}
+
+static inline int addr_class(const pf_config *cfg, uint8_t l3, const uint8_t *a)
+{
+    if (cfg->n_lan_prefixes && in_lan_prefixes(cfg, l3, a))
+        return ADDR_LAN;
     if (l3 == 4) {
-        /* computed without branches: LAN or WAN is the packet's direction */
-        const unsigned lan = ((a[0] == 172) & ((a[1] & 0xf0) == 16)) | ((a[0] == 192) & (a[1] == 168)) |
-                             ((a[0] == 169) & (a[1] == 254));
-        const unsigned c = v4_first_octet[a[0]] | lan; /* ADDR_WAN is 0, ADDR_LAN 1 */
+        const v4_class *e = &v4_first_octet[a[0]];
+        const unsigned c = e->cls | (unsigned)((a[1] & e->lan_mask) + 1u == e->lan_value_plus1); /* WAN 0, LAN 1 */
         if (__builtin_expect(c == ADDR_MARTIAN, 0) && a[0] == 255 && a[1] == 255 && a[2] == 255 &&
             a[3] == 255)
             return ADDR_MULTICAST; /* limited broadcast */
@@ -1131,14 +1146,11 @@ void pf_sim_share_routes(pf_sim *const *sims, uint32_t n)
     }
 }
 
-void pf_sim_prefetch(pf_sim *s, pf_decoded *d)
+void pf_sim_prefetch(pf_sim *s, const pf_decoded *d)
 {
-    if (d->status != PF_DEC_OK || !is_tcp_udp(d) || !(d->flags & PF_PKT_HAS_L4))
+    if (!d->ct_key_ok) /* the run driver keys every TCP/UDP packet with ports */
         return;
-    uint32_t hash;
-    int dir_is_a;
-    pf_ct_packet_key(d, &hash, &dir_is_a);
-    uint32_t l = s->ct.buckets[hash & (s->ct.nbuckets - 1)];
+    uint32_t l = s->ct.buckets[d->ct_hash & (s->ct.nbuckets - 1)];
     if (!l)
         return;
     const char *c = (const char *)&s->ct.conns[l - 1];

@@ -68,13 +68,13 @@ void pf_sim_share_routes(pf_sim *const *sims, uint32_t n);
 int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_out,
                   uint8_t *reason_out, uint64_t *flow_id_out);
 
-/* A cache hint, no state change: fetches the connection a TCP/UDP packet will look up (its
- * hash bucket, then the entry the bucket points to, usually the packet's own, with its flow and
- * PPE state). The run driver calls it for every simulator before it feeds the packet to the
- * first one, so the loads of all the simulators' tables overlap with each other and with the
- * clock, routing and fast-path checks instead of stalling each lookup in turn (the tables
- * outgrow the L2 cache while the trace streams through it; in a what-if grid there are N). */
-void pf_sim_prefetch(pf_sim *s, pf_decoded *d);
+/* A cache hint, no state change: fetches the connection a keyed packet (pf_ct_key_fill) will
+ * look up: its hash bucket, then the entry the bucket points to (usually the packet's own) with
+ * its flow and PPE state. The run driver calls it for every simulator before it feeds the packet
+ * to the first one, so the loads of all the simulators' tables overlap with each other and with
+ * the clock, routing and fast-path checks instead of stalling each lookup in turn (the tables
+ * outgrow the L2 cache while the trace streams through it; a what-if grid has N of them). */
+void pf_sim_prefetch(pf_sim *s, const pf_decoded *d);
 
 /* Formats the flow tuple of the last packet given to pf_sim_packet ("tcp 192.168.1.10:51514>
  * 93.184.216.34:443", original direction) into buf; "" (returns 0) when it had no conntrack
