@@ -718,6 +718,8 @@ int pf_decode(const pf_record *rec, pf_decoded *out)
     out->ct_key_ok = 0;
     out->route_by = NULL;
     out->sll_ifindex = -1;
+    if (__builtin_expect(rec->linktype == PF_LINKTYPE_ETHERNET, 1))
+        return decode_ether(p, n, out); /* the common case, before the jump table */
     switch (rec->linktype) {
     case PF_LINKTYPE_ETHERNET:
         return decode_ether(p, n, out);

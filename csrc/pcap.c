@@ -72,6 +72,7 @@ struct pf_reader {
     int64_t last_ts;       /* previous packet's timestamp (for SPB, which has none) */
     int mapped;            /* base comes from mmap (unmap on close) */
     uint64_t released;     /* bytes at the start of the mapping already given back (DONTNEED) */
+    uint64_t release_at;   /* read position at which the next release is due (UINT64_MAX: never) */
     int is_pcapng;
     int big;               /* current file / section is big-endian */
     int done;              /* end reached (0 from now on) */
@@ -237,6 +238,7 @@ static pf_reader *reader_alloc(const uint8_t *base, uint64_t size, int mapped)
     r->base = base;
     r->size = size;
     r->mapped = mapped;
+    r->release_at = mapped ? (uint64_t)PF_RELEASE_CHUNK + PF_RELEASE_MARGIN : UINT64_MAX;
     return r;
 }
 
@@ -459,12 +461,13 @@ void pf_reader_close(pf_reader *r)
 
 /* ---- classic pcap ------------------------------------------------------------------------ */
 
-static int pcap_next(pf_reader *r, pf_record *rec, pf_error_info *err)
+/* Specialised per byte order (`big` is a constant in each copy: no byte-order test per field). */
+static inline __attribute__((always_inline)) int pcap_next_bo(pf_reader *r, pf_record *rec,
+                                                              pf_error_info *err, const int big)
 {
     const uint64_t off = r->pos;
     const uint64_t rem = r->size - off;
     const uint8_t *h = r->base + off;
-    const int big = r->big;
     uint32_t caplen, wirelen;
     int64_t ts;
 
@@ -514,6 +517,11 @@ truncated:
     r->done = 1;
     r->index++;
     return 1;
+}
+
+static int pcap_next(pf_reader *r, pf_record *rec, pf_error_info *err)
+{
+    return r->big ? pcap_next_bo(r, rec, err, 1) : pcap_next_bo(r, rec, err, 0);
 }
 
 /* ---- pcapng ------------------------------------------------------------------------------ */
@@ -732,22 +740,24 @@ static int ng_next(pf_reader *r, pf_record *rec, pf_error_info *err)
 
 int pf_reader_next(pf_reader *r, pf_record *rec, pf_error_info *err)
 {
-    if (__builtin_expect(r->failed, 0)) {
+    if (__builtin_expect(r->failed | r->done, 0)) {
+        if (!r->failed)
+            return 0;
         if (err)
             *err = r->fail;
         return r->fail.code;
     }
-    if (r->done)
-        return 0;
     /* Keep resident memory bounded on multi-GB files: give back the pages well behind the read
-     * position (the previous record's data is still in use, so keep a margin). */
-    if (r->mapped && r->pos - r->released >= PF_RELEASE_CHUNK + PF_RELEASE_MARGIN) {
+     * position (the previous record's data is still in use, so keep a margin). release_at is
+     * released + PF_RELEASE_CHUNK + PF_RELEASE_MARGIN for a mapped file, else never. */
+    if (__builtin_expect(r->pos >= r->release_at, 0)) {
         uint64_t upto = (r->pos - PF_RELEASE_MARGIN) & ~(uint64_t)(PF_RELEASE_CHUNK - 1);
         if (upto > r->released) {
             (void)madvise((void *)(uintptr_t)(r->base + r->released), (size_t)(upto - r->released),
                           MADV_DONTNEED);
             r->released = upto;
         }
+        r->release_at = r->released + PF_RELEASE_CHUNK + PF_RELEASE_MARGIN;
     }
     if (r->is_pcapng)
         return ng_next(r, rec, err);
