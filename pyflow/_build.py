@@ -32,7 +32,7 @@ def _lto_flags() -> list:
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "").split()
     if not cc or "gcc" not in os.path.basename(cc[0]):
         return []
-    return ["-flto=auto", "-O2"]
+    return ["-flto=auto", "-O3"]
 
 
 _lto = _lto_flags()
@@ -43,7 +43,7 @@ ffibuilder.set_source(
     include_dirs=["csrc"],
     # hidden visibility: only PyInit__core is exported, so calls between the modules are direct
     # (no PLT, no interposition) and can be inlined
-    extra_compile_args=["-std=c11", "-D_DEFAULT_SOURCE", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra"]
+    extra_compile_args=["-std=c11", "-D_DEFAULT_SOURCE", "-O3", "-fvisibility=hidden", "-Wall", "-Wextra"]
     + _lto + _extra,
     extra_link_args=_lto + [f for f in _extra if f.startswith("-fsanitize")],
 )
