@@ -66,7 +66,12 @@ typedef struct ppe_dir {
     uint8_t flags;      /* D_* */
     uint8_t refused;    /* PF_R_* refusal reason, 0 when accepted */
     int8_t out_iface;
-    uint8_t pad;
+    /* The packet path's view of its FOE entry, so that a bound hit only writes that entry and
+     * never waits to read it: bound mirrors "entry holds a BIND or FIN entry" (kept in step by
+     * entry_invalidate, ppe_learn and ppe_check_skb), hfo_pending counts the hits not yet
+     * folded into foe[entry].hw_packets (folded at 2^32 and read together by the dump). */
+    uint8_t bound;
+    uint32_t hfo_pending;
 } ppe_dir;
 
 struct pf_ppe {
@@ -185,8 +190,11 @@ static void entry_invalidate(pf_ppe *p, uint32_t g)
         return;
     if (entry_bound(e))
         p->bound--;
-    if (e->owner != PPE_NONE && p->dirs[e->owner].entry == g)
+    if (e->owner != PPE_NONE && p->dirs[e->owner].entry == g) {
         p->dirs[e->owner].entry = PPE_NONE;
+        p->dirs[e->owner].bound = 0;
+        p->dirs[e->owner].hfo_pending = 0;
+    }
     e->state = FOE_INVALID;
     e->owner = PPE_NONE;
     e->count = 0;
@@ -379,6 +387,8 @@ static void dir_clear(pf_ppe *p, uint32_t id)
     if (!(d->flags & D_INIT)) { /* first use of this flow slot */
         d->entry = d->bucket = d->next = d->prev = PPE_NONE;
         d->flags = D_INIT;
+        d->bound = 0;
+        d->hfo_pending = 0;
         d->last_hfo = INT64_MIN;
         return;
     }
@@ -387,6 +397,8 @@ static void dir_clear(pf_ppe *p, uint32_t id)
     if (d->entry != PPE_NONE)
         entry_invalidate(p, d->entry);
     d->entry = PPE_NONE;
+    d->bound = 0;
+    d->hfo_pending = 0;
     d->flags = D_INIT;
     d->refused = 0;
     d->last_hfo = INT64_MIN;
@@ -490,6 +502,8 @@ static uint32_t ppe_learn(pf_ppe *p, uint32_t id, int64_t now, int64_t tick, int
     e->hw_packets = 0;
     active_add(p, victim);
     d->entry = victim;
+    d->bound = 0;
+    d->hfo_pending = 0;
     return victim;
 }
 
@@ -507,6 +521,8 @@ static void ppe_check_skb(pf_ppe *p, uint32_t g, int64_t now)
         e->state = FOE_BIND;
         e->last_hit = now;
         e->hw_packets = 0;
+        p->dirs[id].bound = 1;
+        p->dirs[id].hfo_pending = 0;
         p->dirs[id].flags &= (uint8_t)~D_AGED;
         p->binds++;
         if (++p->bound > p->bound_peak)
@@ -548,12 +564,13 @@ int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, 
     }
     int syn_fin_rst = !(d->flags & D_UDP) & ((tcp_flags & (PF_TCP_SYN | PF_TCP_FIN | PF_TCP_RST)) != 0);
     foe_entry *e = d->entry != PPE_NONE ? &p->foe[d->entry] : NULL;
-    if (e && entry_bound(e)) {
+    if (d->bound) { /* == e && entry_bound(e), without reading e */
         if (eligible) {
             /* bound hit: forwarded by the PPE (§2.1 step 6); the PPE refreshes the
              * timestamp, the driver reads it back (mtk_foe_entry_idle_time) */
             e->last_hit = now;
-            e->hw_packets++;
+            if (__builtin_expect(++d->hfo_pending == 0, 0))
+                e->hw_packets += (uint64_t)1 << 32;
             d->last_hfo = now;
             *reason = PF_R_HW_FORWARDED;
             return 1;
@@ -793,7 +810,9 @@ int pf_ppe_dump(const pf_ppe *p, FILE *out)
              * MACs unknown to the model. packets: MIB since bind, 0 without accounting
              * (MT7621); bytes: not modelled (0). */
             unsigned etype = entry_bound(e) ? (v6 ? 0xdd86u : 0x0008u) : 0u;
-            uint64_t pk = (entry_bound(e) && !p->cfg->ppe_mt7621_static) ? e->hw_packets : 0;
+            uint64_t pk = (entry_bound(e) && !p->cfg->ppe_mt7621_static)
+                              ? e->hw_packets + (e->owner != PPE_NONE ? p->dirs[e->owner].hfo_pending : 0)
+                              : 0;
             fprintf(out,
                     " eth=00:00:00:00:00:00->00:00:00:00:00:00 etype=%04x vlan=0,0"
                     " ib1=%08x ib2=%08x packets=%llu bytes=0\n",

@@ -1,4 +1,4 @@
-"""The C unit drivers of the PPE model (tests/c/ppe_test.c: 187 checks; ppe_hash_test.c: the
+"""The C unit drivers of the PPE model (tests/c/ppe_test.c: 192 checks; ppe_hash_test.c: the
 driver's hash against the documented test vectors), built with gcc (ASan/UBSan when the
 toolchain has them) and run."""
 from __future__ import annotations

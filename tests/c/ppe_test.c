@@ -668,6 +668,44 @@ static void test_multi_ppe_and_dump(void)
     pf_ppe_destroy(p);
 }
 
+/* The dump's packets= is the MIB count since bind (mtk_ppe_debugfs.c): the bound hits of that
+ * entry, also after it aged out and was bound again. */
+static void test_dump_counts_hits_since_bind(void)
+{
+    pf_config c;
+    base_config(&c);
+    pf_ppe *p = make(&c);
+    conn k;
+    conn_v4(&k, CL, 40001, SV, 443, 6, IF_LAN, IF_WAN);
+    commit(p, 3, &k, NULL);
+    int h1, h2;
+    send(p, 3, 0, T0, 100 * MS, 31, &h1, NULL);          /* 30 to bind, then 1 hit */
+    send(p, 3, 0, T0 + 100 * MS, 100 * MS, 10, &h2, NULL); /* 10 more hits */
+    CHECK(h1 == 1 && h2 == 10, "hits %d %d", h1, h2);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    pf_ppe_dump(p, f);
+    fclose(f);
+    CHECK(strstr(buf, " BND IPv4 5T ") && strstr(buf, " packets=11 bytes=0"), "dump after 11 hits: %s", buf);
+    free(buf);
+    /* idle past the TCP age (7 s): aged out; rebinding starts the count again */
+    pf_stats st;
+    memset(&st, 0, sizeof st);
+    for (int t = 1; t <= 9; t++)
+        pf_ppe_tick(p, T0 + t * S, 1, &st);
+    CHECK(st.hw_age_outs == 1, "age-outs %llu", (unsigned long long)st.hw_age_outs);
+    send(p, 3, 0, T0 + 10 * S, 100 * MS, 33, &h1, NULL); /* 30 to bind again, then 3 hits */
+    CHECK(h1 == 3, "hits after rebind %d", h1);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    pf_ppe_dump(p, f);
+    fclose(f);
+    CHECK(strstr(buf, " packets=3 bytes=0") != NULL, "dump after rebind: %s", buf);
+    free(buf);
+    pf_ppe_destroy(p);
+}
+
 static void test_recommit_and_reuse(void)
 {
     pf_config c;
@@ -752,6 +790,7 @@ int main(int argc, char **argv)
     test_refusals();
     test_mt7621_static();
     test_multi_ppe_and_dump();
+    test_dump_counts_hits_since_bind();
     test_recommit_and_reuse();
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         bench();
