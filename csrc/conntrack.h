@@ -122,6 +122,12 @@ static inline const pf_ct_key *pf_ct_packet_key(pf_decoded *d, uint32_t *hash, i
     return &d->ct_key;
 }
 uint32_t pf_ct_lookup_h(pf_ct_table *t, const pf_ct_key *key, uint32_t hash, int64_t now);
+/* TCP or UDP with its ports read: the packets the flowtable looks up (and the run driver keys
+ * once for all simulators). */
+static inline int pf_ct_tcp_udp_with_ports(const pf_decoded *d)
+{
+    return (d->l4proto == 6 || d->l4proto == 17) && (d->flags & PF_PKT_HAS_L4);
+}
 void pf_ct_key_from_inner(const pf_decoded *d, pf_ct_key *key, int *dir_is_a);
 
 /* Lookup without creating (fast-path and ICMP error use). Expired entries are invisible

@@ -299,7 +299,6 @@ static void decode_l4(const uint8_t *l4, uint32_t cap, uint32_t plen, int v6, pf
 
 /* ---- L3 ---------------------------------------------------------------------------------- */
 
-/* IPv4 (RFC 791). p/n: the IP packet and the captured bytes of it. */
 /* An IPv4 address into a 16-byte field (the other 12 bytes zero) as two 8-byte stores, so that
  * the conntrack key builder's 8-byte loads are forwarded from them (a load spanning a 4-byte
  * copy and the earlier zeroing would wait for both stores to reach the cache). */
@@ -317,6 +316,7 @@ static inline void store_v4(uint8_t *dst16, const uint8_t *a)
     memcpy(dst16 + 8, &hi, 8);
 }
 
+/* IPv4 (RFC 791). p/n: the IP packet and the captured bytes of it. */
 static int decode_ipv4(const uint8_t *p, uint32_t n, pf_decoded *out)
 {
     uint32_t hl, tot, cap;
@@ -697,7 +697,7 @@ static int decode_radiotap(const uint8_t *p, uint32_t n, const pf_record *rec, p
 
 /* Zeroes every field before the conntrack key cache. In 64-byte pieces on purpose: GCC turns
  * a single memset of more than 64 bytes into `rep stosq`, whose start-up cost (tens of cycles)
- * was a measurable share of the per-packet time (BENCHMARKS.md, "What the profile showed"). */
+ * was a measurable share of the per-packet time (BENCHMARKS.md, "What changed in session 13"). */
 #define PF_DECODED_ZERO offsetof(pf_decoded, ct_key)
 _Static_assert(PF_DECODED_ZERO > 128 && PF_DECODED_ZERO <= 192, "zero_fields covers 129-192 bytes");
 static inline void zero_fields(pf_decoded *out)
@@ -718,8 +718,6 @@ int pf_decode(const pf_record *rec, pf_decoded *out)
     out->ct_key_ok = 0;
     out->route_by = NULL;
     out->sll_ifindex = -1;
-    if (__builtin_expect(rec->linktype == PF_LINKTYPE_ETHERNET, 1))
-        return decode_ether(p, n, out); /* the common case, before the jump table */
     switch (rec->linktype) {
     case PF_LINKTYPE_ETHERNET:
         return decode_ether(p, n, out);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "ppe.h"
 
 #define NS_PER_S 1000000000LL
@@ -286,8 +287,7 @@ int pf_ppe_create(const pf_config *cfg, pf_ppe **out, pf_error_info *err)
     size_t nslots = (size_t)entries * p->nppe;
     /* initialised on first commit; 64-byte aligned so a flow's two directions share a line */
     _Static_assert(sizeof(ppe_dir) == 32 && sizeof(foe_entry) == 64, "one line per flow / entry");
-    p->dirs_mem = calloc((size_t)p->nflows * 2 + 2, sizeof(ppe_dir));
-    p->dirs = p->dirs_mem ? (ppe_dir *)(((uintptr_t)p->dirs_mem + 63) & ~(uintptr_t)63) : NULL;
+    p->dirs = pf_mem_calloc_lines((size_t)p->nflows * 2, sizeof(ppe_dir), &p->dirs_mem);
     if (nslots) {
         p->foe = aligned_alloc(64, nslots * sizeof *p->foe);
         p->foe_flow = malloc((size_t)p->nbuckets * p->nppe * sizeof *p->foe_flow);
@@ -543,9 +543,8 @@ static int unbound_reason(const ppe_dir *d)
 
 void pf_ppe_prefetch(const pf_ppe *p, uint32_t flow)
 {
-    if (flow < p->nflows) {
+    if (flow < p->nflows)
         __builtin_prefetch(&p->dirs[flow * 2], 1); /* both directions: one aligned line */
-    }
 }
 
 int pf_ppe_packet(pf_ppe *p, uint32_t flow, int dir, int64_t now, int eligible, uint8_t tcp_flags,

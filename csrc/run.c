@@ -130,8 +130,7 @@ static int run_reader(pf_reader *r, pf_sim *const *sims, uint32_t nsims, const p
             info->truncated_records++;
         if (!rec.bad_record) {
             pf_decode(&rec, &dec);
-            if (dec.status == PF_DEC_OK && (dec.l4proto == 6 || dec.l4proto == 17) &&
-                (dec.flags & PF_PKT_HAS_L4)) {
+            if (dec.status == PF_DEC_OK && pf_ct_tcp_udp_with_ports(&dec)) {
                 /* every simulator looks a TCP/UDP packet up: key and hash once for all of them */
                 pf_ct_key_fill(&dec);
                 for (uint32_t i = 0; i < nsims; i++)

@@ -1194,7 +1194,7 @@ int pf_sim_packet(pf_sim *s, const pf_record *rec, pf_decoded *d, uint8_t *path_
             pre = fastpath_precheck(s, d, p.in_if);
             int dir_is_a = 0;
             uint32_t ct = PF_CT_NONE;
-            if (is_tcp_udp(d) && (d->flags & PF_PKT_HAS_L4)) {
+            if (pf_ct_tcp_udp_with_ports(d)) {
                 uint32_t hash;
                 const pf_ct_key *key = pf_ct_packet_key(d, &hash, &dir_is_a);
                 ct = pf_ct_lookup_h(&s->ct, key, hash, now);
@@ -1281,7 +1281,7 @@ int pf_sim_finish(pf_sim *s)
     }
     if (s->series_cur >= 0 && !s->series_truncated)
         series_close_bin(s);
-    if (s->started && (s->dump_path[0] || s->dump_path[1]))
+    if (s->started && s->has_dumps)
         dumps_due(s, s->last_ts_ns, 1);
     if (s->log_error)
         return PF_E_IO;
